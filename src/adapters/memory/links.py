@@ -1,0 +1,7 @@
+"""memory repositories for the links area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPOSITORIES: dict[str, Any] = {}

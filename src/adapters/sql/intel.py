@@ -1,0 +1,7 @@
+"""sql repositories for the intel area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPOSITORIES: dict[str, Any] = {}

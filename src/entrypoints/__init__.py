@@ -1,0 +1,1 @@
+"""Entrypoints: containers, settings, the Litestar app, the CLI and the in-memory harness."""

@@ -1,0 +1,1 @@
+"""docs area of the core."""

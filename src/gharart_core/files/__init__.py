@@ -1,0 +1,1 @@
+"""files area of the core."""

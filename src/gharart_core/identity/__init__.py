@@ -1,0 +1,1 @@
+"""Identity: accounts, users, handles, members, tokens and the authorization policy."""

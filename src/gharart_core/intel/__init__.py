@@ -1,0 +1,1 @@
+"""intel area of the core."""

@@ -1,0 +1,1 @@
+"""links area of the core."""

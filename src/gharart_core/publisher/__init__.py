@@ -1,0 +1,1 @@
+"""publisher area of the core."""

@@ -1,0 +1,1 @@
+"""Shared kernel: ids, clock, tokens, errors, pagination, idempotency and audit models."""

@@ -1,0 +1,75 @@
+"""Prefixed, lexicographically sortable identifiers (prefix + ULID)."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from typing import Protocol
+
+__all__ = ["PREFIXES", "IdGenerator", "SequentialIds", "UlidIds", "has_prefix", "is_valid_id"]
+
+PREFIXES = frozenset(
+    "acc usr lnk dep fil shr pg run snp rpt esc cr fb req pat aud hst pub".split()
+)
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_RE = re.compile(r"^([a-z]{2,4})_([0-9A-HJKMNP-TV-Z]{26})$")
+
+
+class IdGenerator(Protocol):
+    def new(self, prefix: str) -> str: ...
+
+
+def _encode(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        out.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+class UlidIds:
+    """Monotonic ULIDs: ids minted by one process sort in creation order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_rand = 0
+
+    def new(self, prefix: str) -> str:
+        with self._lock:
+            ms = time.time_ns() // 1_000_000
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                self._last_rand += 1
+                rand = self._last_rand
+            else:
+                rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
+                self._last_rand = rand
+                self._last_ms = ms
+        return f"{prefix}_{_encode(ms, 10)}{_encode(rand, 16)}"
+
+
+class SequentialIds:
+    """Deterministic ids for tests and the harness: still 26 Crockford characters."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        with self._lock:
+            self._n += 1
+            return f"{prefix}_{_encode(self._n, 26)}"
+
+
+def is_valid_id(value: object, prefix: str | None = None) -> bool:
+    if not isinstance(value, str):
+        return False
+    m = _ID_RE.match(value)
+    return bool(m) and (prefix is None or m.group(1) == prefix)
+
+
+def has_prefix(value: str, prefix: str) -> bool:
+    return value.startswith(prefix + "_")

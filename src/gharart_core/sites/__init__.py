@@ -1,0 +1,1 @@
+"""sites area of the core."""
