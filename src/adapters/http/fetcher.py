@@ -30,13 +30,12 @@ _USER_AGENT = "GharartLinkCheck/1.0 (+https://gharart.com/bot)"
 
 class HttpxFetcher:
     def __init__(self, *, allowlist: Allowlist | str | None = None, max_connections: int = 100,
-                 resolver: object | None = None, verify: bool | ssl.SSLContext = True) -> None:
+                 verify: bool | ssl.SSLContext = True, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.allowlist = allowlist if isinstance(allowlist, Allowlist) else parse_allowlist(allowlist)
         self._client = httpx.AsyncClient(
             follow_redirects=False, trust_env=False, verify=verify,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            timeout=httpx.Timeout(None))
-        self._resolver = resolver
+            timeout=httpx.Timeout(None), transport=transport)
 
     async def aclose(self) -> None:
         await self._client.aclose()
