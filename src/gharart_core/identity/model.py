@@ -138,6 +138,7 @@ class HandleAccess:
     account_id: str
     role: Role | None
     request_id: str | None = None
+    handle_created_at: datetime | None = None
 
     @property
     def actor_id(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import attrs
@@ -148,8 +148,6 @@ class IdentityService:
         user = await uow.identity.get_user(token.user_id)
         if user is None:
             raise Unauthenticated(detail="The token is not valid.")
-        if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
-            await uow.identity.touch_token(token.id, now)
         return Principal(
             user_id=user.id,
             email=user.email,
@@ -159,6 +157,10 @@ class IdentityService:
             handle_restriction=token.handle,
             kind="pat",
         )
+
+    async def touch_token(self, uow: IdentityUoW, token_id: str) -> None:
+        """Record that a token was used (callers debounce this; it is bookkeeping, not security)."""
+        await uow.identity.touch_token(token_id, self.clock.now())
 
     async def create_token(self, uow: IdentityUoW, principal: Principal, *, name: str,
                            scopes: Sequence[str], handle: str | None,
@@ -228,7 +230,7 @@ class IdentityService:
         role = member.role if member is not None else None
         if not handle_visible(principal, handle, role):
             raise not_found
-        return HandleAccess(principal, handle, h.account_id, role, request_id)
+        return HandleAccess(principal, handle, h.account_id, role, request_id, h.created_at)
 
     async def create_handle(self, uow: IdentityUoW, principal: Principal, handle: str,
                             request_id: str | None = None) -> Handle:
@@ -254,6 +256,8 @@ class IdentityService:
 
     async def get_handle(self, uow: IdentityUoW, access: HandleAccess) -> Handle:
         authorize(access, Action.HANDLE_READ)
+        if access.handle_created_at is not None:  # handles are immutable: the resolved access is enough
+            return Handle(access.handle, access.account_id, access.handle_created_at)
         h = await uow.identity.get_handle(access.handle)
         if h is None:
             raise NotFound("handle_not_found", f"Handle `{access.handle}` was not found.")
