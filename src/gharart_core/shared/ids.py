@@ -68,7 +68,9 @@ def is_valid_id(value: object, prefix: str | None = None) -> bool:
     if not isinstance(value, str):
         return False
     m = _ID_RE.match(value)
-    return bool(m) and (prefix is None or m.group(1) == prefix)
+    if m is None:
+        return False
+    return prefix is None or m.group(1) == prefix
 
 
 def has_prefix(value: str, prefix: str) -> bool:
