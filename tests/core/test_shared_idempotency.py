@@ -60,7 +60,7 @@ def test_a_different_body_is_never_replayed(rec: IdempotencyRecord, delta: timed
 def test_keys_live_24_hours() -> None:
     rec = IdempotencyRecord("usr_1", "POST /x", "k", "fp", IdempotencyState.COMPLETED, T0, T0 + IDEMPOTENCY_TTL,
                             status=200)
-    assert IDEMPOTENCY_TTL == timedelta(hours=24)
+    assert timedelta(hours=24) == IDEMPOTENCY_TTL
     assert decide(rec, "fp", T0 + timedelta(hours=23, minutes=59)) is Decision.REPLAY
     assert decide(rec, "fp", T0 + timedelta(hours=24)) is Decision.PROCEED
 
