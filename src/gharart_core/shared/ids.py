@@ -14,7 +14,7 @@ PREFIXES = frozenset(
     "acc usr lnk dep fil shr pg run snp rpt esc cr fb req pat aud hst pub".split()
 )
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID_RE = re.compile(r"^([a-z]{2,4})_([0-9A-HJKMNP-TV-Z]{26})$")
+_ID_RE = re.compile(r"^([a-z]{2,4})_([0-9A-HJKMNP-TV-Z]{26})\Z")
 
 
 class IdGenerator(Protocol):
