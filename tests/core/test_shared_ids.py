@@ -76,3 +76,7 @@ def test_non_strings_and_lookalikes_are_not_ids() -> None:
     assert not is_valid_id("lnk_" + "0" * 25)
     assert not is_valid_id("lnk_" + "I" * 26)  # I, L, O, U are not Crockford
     assert not is_valid_id("LNK_" + "0" * 26)
+
+
+def test_trailing_newline_is_not_an_id() -> None:
+    assert not is_valid_id(SequentialIds().new("lnk") + "\n")
