@@ -4,7 +4,9 @@
 .DEFAULT_GOAL := help
 .PHONY: help install run lint test bench clean
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that actually runs and is >= 3.11 (pyenv shims may exist but fail).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The install stamp is keyed on the content of pyproject.toml: editing dependencies reinstalls,
@@ -22,6 +24,7 @@ help:
 	@echo "make clean  - remove $(VENV) and caches (keeps ./.gharart data)"
 
 $(STAMP):
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (set PYTHON=...)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-*
