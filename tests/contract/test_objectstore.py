@@ -231,14 +231,3 @@ def test_filesystem_layout_is_atomic_and_contained(tmp_path: Path) -> None:
     assert list((tmp_path / "s" / "tmp").iterdir()) == []  # no temp files left behind
     assert fs.path_for("a/b").is_relative_to(tmp_path / "s" / "objects")
 
-
-def test_store_from_settings_url(tmp_path: Path) -> None:
-    from adapters.objectstore.factory import object_store_from_url
-
-    assert isinstance(object_store_from_url("memory://"), MemoryObjectStore)
-    fs = object_store_from_url(f"file://{tmp_path}/x")
-    assert isinstance(fs, FilesystemObjectStore) and fs.root == (tmp_path / "x").resolve()
-    default = object_store_from_url(None, tmp_path / "data")
-    assert isinstance(default, FilesystemObjectStore) and default.root == (tmp_path / "data" / "objects").resolve()
-    with pytest.raises(ValueError):
-        object_store_from_url("ftp://nope")
