@@ -1,7 +1,8 @@
 """Framework overhead: authenticated ``GET /v2/handles/{handle}`` vs a bare Litestar JSON handler.
 
 Both run on granian, 1 worker, on loopback, in the same setup; the load comes from a separate
-process (``wrk -t1 -c50`` when installed, else a small asyncio keep-alive client). The gharart
+process (``wrk -t1 -c50`` when installed, else or with ``BENCH_LOADGEN=python`` a small asyncio
+keep-alive client). The gharart
 side is the real app on the embedded default (SQLite + filesystem in a temp data dir) with a PAT
 minted through the identity service, so the figure includes authentication, the handle lookup,
 request IDs, throttling, metrics and the problem/idempotency middleware.
@@ -36,6 +37,7 @@ DURATION = float(os.environ.get("BENCH_DURATION", "8"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 TARGET = 0.5
+USE_WRK = bool(shutil.which("wrk")) and os.environ.get("BENCH_LOADGEN", "wrk") == "wrk"
 HANDLE = "bench"
 
 
@@ -186,7 +188,7 @@ def _pyload(url: str, path: str, headers: dict[str, str], duration: float) -> tu
 
 
 def measure(server: Server, path: str, headers: dict[str, str]) -> tuple[float, int]:
-    if shutil.which("wrk"):
+    if USE_WRK:
         _wrk(server.url + path, headers, WARMUP)
         return _wrk(server.url + path, headers, DURATION)
     _pyload(server.url, path, headers, WARMUP)
@@ -195,7 +197,7 @@ def measure(server: Server, path: str, headers: dict[str, str]) -> tuple[float, 
 
 def main() -> int:
     sys.path.insert(0, str(SRC))
-    tool = f"wrk -t1 -c{CONNECTIONS}" if shutil.which("wrk") else f"asyncio keep-alive client, {CONNECTIONS} conns"
+    tool = f"wrk -t1 -c{CONNECTIONS}" if USE_WRK else f"asyncio keep-alive client, {CONNECTIONS} conns"
     data_dir = Path(tempfile.mkdtemp(prefix="gharart-bench-"))
     path = f"/v2/handles/{HANDLE}"
     try:
