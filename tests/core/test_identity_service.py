@@ -259,3 +259,17 @@ async def test_operators(world: World) -> None:
         await world.access(without_scope, "acme")
     marked = await world.run(world.svc.set_operator, "staff@example.com")
     assert marked.is_operator and world.svc.is_operator(marked)
+
+
+async def test_verify_pat_does_not_write_and_reports_staleness(world: World) -> None:
+    alice = await world.user("alice@example.com")
+    issued = await world.run(world.svc.create_token, alice, name="ci", scopes=[], handle=None, expires_at=None)
+    async with world.uow() as uow:
+        principal, stale = await world.svc.verify_pat(uow, issued.secret)
+        assert stale and principal.credential_id == issued.token.id
+        assert (await uow.identity.get_token(issued.token.id)).last_used_at is None  # type: ignore[union-attr]
+    await world.run(world.svc.record_pat_use, principal)
+    async with world.uow() as uow:
+        assert (await world.svc.verify_pat(uow, issued.secret))[1] is False
+        world.clock.advance(61)
+        assert (await world.svc.verify_pat(uow, issued.secret))[1] is True

@@ -78,7 +78,11 @@ async def authenticate(token: str, *, verifier: JwtVerifier, identity: IdentityS
     """Resolve a bearer token to a principal; raises 401 ``unauthenticated``."""
     if token.startswith(PAT_PREFIX):
         async with uow_factory(write=False) as uow:
-            principal = await identity.authenticate_pat(uow, token)
+            principal, stale = await identity.verify_pat(uow, token)
+        if stale:  # about once a minute per token: a write transaction of its own
+            async with uow_factory(write=True) as uow:
+                await identity.record_pat_use(uow, principal)
+                await uow.commit()
         return principal
     claims = verifier.verify(token)
     sub = claims["sub"]
