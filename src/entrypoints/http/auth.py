@@ -145,12 +145,13 @@ async def authenticate(token: str, *, verifier: JwtVerifier, identity: IdentityS
         if cache is not None and (hit := cache.get_pat(digest, now)) is not None:
             return hit
         async with uow_factory(write=False) as uow:
-            principal = await identity.authenticate_pat(uow, token)
+            principal, _stale = await identity.verify_pat(uow, token)
             record = await uow.identity.get_token(principal.credential_id or "")
         if cache is not None:
             cache.put_pat(digest, principal, record.expires_at if record else None)
-            if background is not None and principal.credential_id and cache.should_touch(principal.credential_id):
-                background(_touch(identity, uow_factory, principal.credential_id))
+            if principal.credential_id and cache.should_touch(principal.credential_id):
+                # before the request writes anything: a second write transaction later could wait on the first
+                await _touch(identity, uow_factory, principal.credential_id)
         return principal
     claims = verifier.verify(token)
     sub = claims["sub"]

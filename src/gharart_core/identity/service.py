@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import attrs
@@ -134,6 +134,14 @@ class IdentityService:
 
     # -- PATs ----------------------------------------------------------------
     async def authenticate_pat(self, uow: IdentityUoW, secret: str) -> Principal:
+        """Verify a PAT and record its use (needs a write unit of work that the caller commits)."""
+        principal, stale = await self.verify_pat(uow, secret)
+        if stale:
+            await self.record_pat_use(uow, principal)
+        return principal
+
+    async def verify_pat(self, uow: IdentityUoW, secret: str) -> tuple[Principal, bool]:
+        """Verify a PAT without writing: (principal, whether its last-used time is over a minute old)."""
         if not secret.startswith(PAT_PREFIX) or len(secret) > 200:
             raise Unauthenticated(detail="The token is not valid.")
         digest = sha256_hex(secret)
@@ -148,7 +156,8 @@ class IdentityService:
         user = await uow.identity.get_user(token.user_id)
         if user is None:
             raise Unauthenticated(detail="The token is not valid.")
-        return Principal(
+        stale = token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60)
+        principal = Principal(
             user_id=user.id,
             email=user.email,
             scopes=token.scopes,
@@ -157,6 +166,12 @@ class IdentityService:
             handle_restriction=token.handle,
             kind="pat",
         )
+        return principal, stale
+
+    async def record_pat_use(self, uow: IdentityUoW, principal: Principal) -> None:
+        """Set the token's ``lastUsedAt`` to now (write unit of work; the caller commits)."""
+        if principal.kind == "pat" and principal.credential_id is not None:
+            await uow.identity.touch_token(principal.credential_id, self.clock.now())
 
     async def touch_token(self, uow: IdentityUoW, token_id: str) -> None:
         """Record that a token was used (callers debounce this; it is bookkeeping, not security)."""
