@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
-
 from litestar import Request, Response
 
 from gharart_core.identity.model import HandleAccess, Principal
