@@ -23,6 +23,7 @@ from gharart_core.identity.service import IdentityService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from gharart_core.sites.service import SitesLimits, SitesService
 
 from .settings import Settings
 
@@ -71,6 +72,15 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
+def _sites_provider(object_store: Any) -> Any:
+    # declared per adapter set: a base-class provider would keep the base's object-store placeholder
+    c = Container
+    return providers.Singleton(
+        SitesService, clock=c.clock, ids=c.ids, tokens=c.tokens, object_store=object_store,
+        replay_gate=c.sites_replay_gate, site_domain=c.settings.provided.site_domain,
+        limits=providers.Callable(SitesLimits.from_env, c.settings.provided.extra))
+
+
 class Container(containers.DeclarativeContainer):
     """Provider names shared by every adapter set."""
 
@@ -87,12 +97,15 @@ class Container(containers.DeclarativeContainer):
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
+    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
+    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
 
 
 class SqlContainer(Container):
     database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
+    sites_service = _sites_provider(object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
 
 
@@ -100,6 +113,7 @@ class MemoryContainer(Container):
     state = providers.Singleton(MemoryState)
     uow_factory = providers.Singleton(memory_uow_factory, state)
     object_store = providers.Singleton(MemoryObjectStore)
+    sites_service = _sites_provider(object_store)
     mailer = providers.Singleton(MemoryOutbox)
 
 

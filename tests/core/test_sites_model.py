@@ -21,8 +21,12 @@ from gharart_core.sites.validation import parse_create, parse_mode_change
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ALLOWED = {
-    ("pending", "deploying"), ("pending", "failed"), ("deploying", "deployed"), ("deploying", "failed"),
-    ("deployed", "rolled_back"), ("rolled_back", "deployed"),
+    ("pending", "deploying"),
+    ("pending", "failed"),
+    ("deploying", "deployed"),
+    ("deploying", "failed"),
+    ("deployed", "rolled_back"),
+    ("rolled_back", "deployed"),
 }
 
 
@@ -38,8 +42,9 @@ def test_transition_table_is_exactly_the_spec(a, b):
     assert {(x.value, y.value) for x, ys in TRANSITIONS.items() for y in ys} == ALLOWED
 
 
-@pytest.mark.parametrize("path", ["/index.html", "../x", "a/../b", "a//b", "a\\b", "", "a/./b", "a/", "C:/x",
-                                  "a\x00b"])
+@pytest.mark.parametrize(
+    "path", ["/index.html", "../x", "a/../b", "a//b", "a\\b", "", "a/./b", "a/", "C:/x", "a\x00b"]
+)
 def test_bad_manifest_paths(path):
     assert path_problem(path) is not None
     with pytest.raises(ValidationFailed) as ei:
@@ -55,9 +60,14 @@ def test_good_manifest_paths(path):
 
 def test_manifest_field_errors_are_dotted():
     with pytest.raises(ValidationFailed) as ei:
-        parse_create({"manifest": {"a.html": {"sha256": "xyz", "size": -1}},
-                      "functionBindings": [{"route": "nope", "function": "json", "config": {}}]},
-                     default_registry(), max_files=10)
+        parse_create(
+            {
+                "manifest": {"a.html": {"sha256": "xyz", "size": -1}},
+                "functionBindings": [{"route": "nope", "function": "json", "config": {}}],
+            },
+            default_registry(),
+            max_files=10,
+        )
     fields = {(e.field, e.code) for e in ei.value.errors}
     assert ("manifest.a.html.sha256", "invalid_digest") in fields
     assert ("manifest.a.html.size", "invalid_type") in fields
@@ -85,6 +95,7 @@ def test_serving_paths_ok(path, expected):
 
 # --------------------------------------------------------------------- archives
 
+
 def _zip(entries: list[tuple[str, bytes, int | None]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -109,8 +120,17 @@ def _tar(entries: list[tarfile.TarInfo | tuple[str, bytes]], gz: bool = True) ->
     return buf.getvalue()
 
 
-ZIP_SLIP = ["../evil.html", "../../etc/passwd", "/abs.html", "a/../../b", "a\\..\\b", "C:/win.ini", "a//b",
-            "x/./y", "\\\\server\\share"]
+ZIP_SLIP = [
+    "../evil.html",
+    "../../etc/passwd",
+    "/abs.html",
+    "a/../../b",
+    "a\\..\\b",
+    "C:/win.ini",
+    "a//b",
+    "x/./y",
+    "\\\\server\\share",
+]
 
 
 @pytest.mark.parametrize("name", ZIP_SLIP)
@@ -135,8 +155,9 @@ def test_tar_slip_refused(name):
     assert ei.value.code == "unsafe_archive" and ei.value.extra["entry"] == name
 
 
-@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE,
-                                  tarfile.FIFOTYPE])
+@pytest.mark.parametrize(
+    "kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE]
+)
 def test_tar_links_and_devices_refused(kind):
     info = tarfile.TarInfo("dev")
     info.type = kind

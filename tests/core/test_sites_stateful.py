@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from tests.test_sites_common import access, chunks, make_service, sha
 
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.registry import memory_factories, sql_factories
@@ -23,7 +24,6 @@ from adapters.sql.database import Database, SqlUnitOfWork
 from adapters.sql.migrate import upgrade_sync
 from gharart_core.shared.errors import DomainError
 from gharart_core.sites.model import TRANSITIONS, DeploymentStatus
-from tests.test_sites_common import access, chunks, make_service, sha
 
 CONTENTS = [b"<h1>a</h1>", b"<h1>b</h1>", b"body{}", b"console.log(1)"]
 PATHS = ["index.html", "blog/index.html", "app.css", "app.js"]
@@ -67,6 +67,7 @@ class Deployments(RuleBasedStateMachine):
         """Run ``op(service, uow)`` on both adapters; they must agree on the outcome."""
         outcomes = []
         for svc, make in zip(self.services, self.makers, strict=True):
+
             async def run(svc: Any = svc, make: Any = make) -> Any:
                 async with make() as uow:
                     try:
@@ -75,6 +76,7 @@ class Deployments(RuleBasedStateMachine):
                         return ("error", exc.code)
                     await uow.commit()
                     return ("ok", result)
+
             outcomes.append(self.loop.run_until_complete(run()))
         assert outcomes[0] == outcomes[1], outcomes
         return outcomes[0]
@@ -123,8 +125,11 @@ class Deployments(RuleBasedStateMachine):
         live = self.live()
 
         async def op(svc: Any, uow: Any) -> Any:
-            dep, site, _ = await svc.rollback(uow, access(), {
-                "targetDeploymentId": target, "expectedLiveDeploymentId": live, "reason": "test"})
+            dep, site, _ = await svc.rollback(
+                uow,
+                access(),
+                {"targetDeploymentId": target, "expectedLiveDeploymentId": live, "reason": "test"},
+            )
             return dep.id, site.live_deployment_id
 
         self.both(op)
@@ -142,8 +147,9 @@ class Deployments(RuleBasedStateMachine):
     @rule(route=st.sampled_from(["/api/a", "/api/b"]))
     def bind(self, route: str) -> None:
         async def op(svc: Any, uow: Any) -> Any:
-            b, dep = await svc.add_binding(uow, access(), {"route": route, "function": "json",
-                                                           "config": {"body": route}})
+            b, dep = await svc.add_binding(
+                uow, access(), {"route": route, "function": "json", "config": {"body": route}}
+            )
             return b.id, dep.id, dep.status
 
         kind, result = self.both(op)
@@ -154,6 +160,7 @@ class Deployments(RuleBasedStateMachine):
         async def get() -> Any:
             async with self.makers[0]() as uow:
                 return (await self.services[0]._site(uow, "acme")).live_deployment_id
+
         return self.loop.run_until_complete(get())
 
     def snapshot(self, i: int) -> Any:
@@ -161,9 +168,15 @@ class Deployments(RuleBasedStateMachine):
             async with self.makers[i]() as uow:
                 deps = await uow.sites.list_deployments("acme", before_id=None, limit=1000)
                 site = await self.services[i]._site(uow, "acme")
-                binds = {d.id: [(b.route, b.function) for b in await uow.sites.bindings_for(d.id)] for d in deps}
-                return ([(d.id, d.status, dict(d.manifest), d.missing) for d in deps],
-                        (site.mode, site.mode_version, site.live_deployment_id), binds)
+                binds = {
+                    d.id: [(b.route, b.function) for b in await uow.sites.bindings_for(d.id)] for d in deps
+                }
+                return (
+                    [(d.id, d.status, dict(d.manifest), d.missing) for d in deps],
+                    (site.mode, site.mode_version, site.live_deployment_id),
+                    binds,
+                )
+
         return self.loop.run_until_complete(get())
 
     @invariant()
