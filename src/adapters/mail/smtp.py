@@ -49,6 +49,10 @@ class SmtpMailer:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
 
+    @classmethod
+    def from_url(cls, url: str, *, sender: str | None = None, timeout: float = 15.0) -> SmtpMailer:
+        return cls(SmtpConfig.from_url(url, sender=sender, timeout=timeout))
+
     def _send_sync(self, message: MailMessage) -> None:
         c = self.config
         if c.sender:

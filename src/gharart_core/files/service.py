@@ -411,17 +411,22 @@ class FilesService:
         uow.after_commit(send)
         return token
 
+    @staticmethod
+    def magic_link_email(body: object) -> str:
+        """Validate a magic-link request body ``{"email": ...}``; 422 ``validation_failed`` otherwise."""
+        if not isinstance(body, dict):
+            raise ValidationFailed(errors=[FieldError("body", "invalid_type", "expected a JSON object")])
+        if "email" not in body or body["email"] in (None, ""):
+            raise ValidationFailed(errors=[FieldError("email", "required", "email is required")])
+        return normalize_email(body["email"])
+
     async def request_magic_link(self, uow: FilesUoW, file_id: str, body: object, *, base_url: str) -> str:
         """Mail a fresh link when ``email`` holds a live grant on a live ``link`` file.
 
         Answers the same way whatever happens (no recipient enumeration): returns the normalized
-        email so the caller can throttle on it; raises only for a malformed body.
+        email; raises only for a malformed body.
         """
-        if not isinstance(body, dict):
-            raise ValidationFailed(errors=[FieldError("body", "invalid_type", "expected a JSON object")])
-        if "email" not in body:
-            raise ValidationFailed(errors=[FieldError("email", "required", "email is required")])
-        email = normalize_email(body["email"])
+        email = self.magic_link_email(body)
         await self.send_magic_link(uow, file_id, email, base_url=base_url)
         return email
 
