@@ -11,8 +11,12 @@ from adapters.mail.eml import EmlOutbox
 from adapters.mail.smtp import SmtpConfig, SmtpMailer
 from gharart_core.shared.ports import MailMessage
 
-MSG = MailMessage(to="partner@brand.test", subject="Shared with you: kit.pdf",
-                  text="Download: http://x/v2/public/files/fil_1?token=abc\n", headers=(("X-Gharart-File", "fil_1"),))
+MSG = MailMessage(
+    to="partner@brand.test",
+    subject="Shared with you: kit.pdf",
+    text="Download: http://x/v2/public/files/fil_1?token=abc\n",
+    headers=(("X-Gharart-File", "fil_1"),),
+)
 
 
 async def test_eml_outbox_writes_rfc5322_files(tmp_path):
@@ -77,5 +81,11 @@ async def test_smtp_mailer_delivers():
 
 def test_smtp_url_forms():
     c = SmtpConfig.from_url("smtps://u%40x:p%3Aw@mail.example.com")
-    assert (c.host, c.port, c.username, c.password, c.tls) == ("mail.example.com", 465, "u@x", "p:w", "implicit")
+    assert (c.host, c.port, c.username, c.password, c.tls) == (
+        "mail.example.com",
+        465,
+        "u@x",
+        "p:w",
+        "implicit",
+    )
     assert SmtpConfig.from_url("smtp+starttls://h:587").tls == "starttls"

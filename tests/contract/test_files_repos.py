@@ -12,10 +12,24 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def make_file(i: int, **kw) -> File:
-    base = dict(id=f"fil_{i:026d}", handle="acme", name=f"f{i}.txt", content_type="text/plain", size=5 * 1024**3,
-                sha256="a" * 64, mode=FileMode.PRIVATE, expires_at=None, access_version=1, version=1,
-                tags=(), share_count=0, created_by="usr_1", created_at=T0, updated_at=T0,
-                object_key=f"files/fil_{i:026d}")
+    base = dict(
+        id=f"fil_{i:026d}",
+        handle="acme",
+        name=f"f{i}.txt",
+        content_type="text/plain",
+        size=5 * 1024**3,
+        sha256="a" * 64,
+        mode=FileMode.PRIVATE,
+        expires_at=None,
+        access_version=1,
+        version=1,
+        tags=(),
+        share_count=0,
+        created_by="usr_1",
+        created_at=T0,
+        updated_at=T0,
+        object_key=f"files/fil_{i:026d}",
+    )
     base.update(kw)
     return File(**base)
 
@@ -49,6 +63,7 @@ async def test_list_filters_and_pages(uow_factory):
         await uow.commit()
 
     async with uow_factory(write=False) as uow:
+
         async def ids(**kw):
             args = dict(now=now, mode=None, expired=None, tag=None, cursor=None, limit=50)
             args.update(kw)
@@ -61,8 +76,9 @@ async def test_list_filters_and_pages(uow_factory):
         assert await ids(tag="media_kit") == ["1"]  # "_" is not a wildcard
         page = await uow.files.list("acme", now=now, mode=None, expired=None, tag=None, cursor=None, limit=2)
         assert page.next_cursor is not None
-        rest = await uow.files.list("acme", now=now, mode=None, expired=None, tag=None, cursor=page.next_cursor,
-                                    limit=2)
+        rest = await uow.files.list(
+            "acme", now=now, mode=None, expired=None, tag=None, cursor=page.next_cursor, limit=2
+        )
         assert [f.id[-1] for f in rest.items] == ["1"] and rest.next_cursor is None
 
 
@@ -77,15 +93,23 @@ async def test_shares_links_access_log_purge(uow_factory):
         await uow.files.add_share(s2)
         await uow.files.add_link(link)
         for i in range(3):
-            await uow.files.add_access(AccessLogEntry(f"acl_{i:026d}", f.id, "acme", T0, None, None, "ok", f"req_{i}"))
+            await uow.files.add_access(
+                AccessLogEntry(f"acl_{i:026d}", f.id, "acme", T0, None, None, "ok", f"req_{i}")
+            )
         await uow.commit()
     async with uow_factory() as uow:
-        assert [s.id for s in await uow.files.shares_for_email(f.id, "PARTNER@brand.test")] == ["shr_02", "shr_01"]
+        assert [s.id for s in await uow.files.shares_for_email(f.id, "PARTNER@brand.test")] == [
+            "shr_02",
+            "shr_01",
+        ]
         assert await uow.files.count_active_shares(f.id) == 2
         await uow.files.update_share(attrs.evolve(s1, revoked_at=T0))
         assert await uow.files.count_active_shares(f.id) == 1
         assert (await uow.files.get_share("shr_01")).revoked_at == T0
-        assert [s.id for s in (await uow.files.list_shares(f.id, cursor=None, limit=50)).items] == ["shr_01", "shr_02"]
+        assert [s.id for s in (await uow.files.list_shares(f.id, cursor=None, limit=50)).items] == [
+            "shr_01",
+            "shr_02",
+        ]
         assert await uow.files.link_by_hash("b" * 64) == link
         assert await uow.files.link_by_hash("c" * 64) is None
         log = await uow.files.list_access(f.id, cursor=None, limit=2)

@@ -20,25 +20,45 @@ from gharart_core.shared.tokens import SecretsTokenSource
 BASE = "http://testserver"
 
 
-def access(role: Role = Role.OWNER, scopes: str = "files:read files:write", handle: str = "acme") -> HandleAccess:
-    p = Principal(user_id="usr_1", email="owner@acme.test", scopes=frozenset(scopes.split()), credential_id="pat_1")
+def access(
+    role: Role = Role.OWNER, scopes: str = "files:read files:write", handle: str = "acme"
+) -> HandleAccess:
+    p = Principal(
+        user_id="usr_1", email="owner@acme.test", scopes=frozenset(scopes.split()), credential_id="pat_1"
+    )
     return HandleAccess(p, handle, "acc_1", role, "req_test")
 
 
 class Env:
-    def __init__(self, make) -> None:  # noqa: ANN001
+    def __init__(self, make) -> None:
         self.make = make
         self.clock = FakeClock()
         self.store = MemoryObjectStore()
         self.outbox = MemoryOutbox()
-        self.service = FilesService(self.clock, SequentialIds(), SecretsTokenSource(), self.store, self.outbox,
-                                    make, max_file_bytes=1000, retention_s=3600)
+        self.service = FilesService(
+            self.clock,
+            SequentialIds(),
+            SecretsTokenSource(),
+            self.store,
+            self.outbox,
+            make,
+            max_file_bytes=1000,
+            retention_s=3600,
+        )
 
-    async def upload(self, data: bytes = b"hello", *, ctype: str | None = "text/plain", filename: str = "a.txt",
-                     acc: HandleAccess | None = None, chunk: int = 7, **fields: str):
+    async def upload(
+        self,
+        data: bytes = b"hello",
+        *,
+        ctype: str | None = "text/plain",
+        filename: str = "a.txt",
+        acc: HandleAccess | None = None,
+        chunk: int = 7,
+        **fields: str,
+    ):
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(0, len(data), chunk):
-                yield data[i:i + chunk]
+                yield data[i : i + chunk]
 
         async def parts():
             for k, v in fields.items():
@@ -143,18 +163,26 @@ async def test_link_outcomes_and_access_log(env: Env):
     assert await env.download(f.id, None) == "token_required"
     assert await env.download(f.id, "") == "token_required"
     assert await env.download(f.id, token + "x") == "link_invalid"
-    g, other = await shared_link_file(env, "other@brand.test")
+    _g, other = await shared_link_file(env, "other@brand.test")
     assert await env.download(f.id, other) == "link_invalid"
     assert await env.download(f.id, token) == "ok"
     log = (await env.call("access_log", access(), f.id)).items
-    assert [e.outcome for e in log] == ["ok", "link_invalid", "link_invalid", "token_required", "token_required"]
+    assert [e.outcome for e in log] == [
+        "ok",
+        "link_invalid",
+        "link_invalid",
+        "token_required",
+        "token_required",
+    ]
     assert log[0].email == "partner@brand.test" and log[0].share_id and log[0].request_id == "req_dl"
 
 
 async def test_share_expiry_and_file_expiry_precedence(env: Env):
     f = await env.upload(b"x", mode="link")
     soon = format_ts(env.clock.now() + timedelta(hours=1))
-    await env.call("create_shares", access(), f.id, {"emails": ["p@b.test"], "expiresAt": soon}, base_url=BASE)
+    await env.call(
+        "create_shares", access(), f.id, {"emails": ["p@b.test"], "expiresAt": soon}, base_url=BASE
+    )
     token = env.last_token("p@b.test")
     env.clock.advance(hours=2)
     assert await env.download(f.id, token) == "link_expired"

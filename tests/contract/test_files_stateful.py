@@ -26,8 +26,13 @@ from gharart_core.shared.clock import FakeClock, format_ts
 from gharart_core.shared.errors import DomainError
 from gharart_core.shared.ids import SequentialIds
 
-ACCESS = HandleAccess(Principal("usr_1", "o@acme.test", frozenset({"files:read", "files:write"}), "pat_1"),
-                      "acme", "acc_1", Role.OWNER, "req_sm")
+ACCESS = HandleAccess(
+    Principal("usr_1", "o@acme.test", frozenset({"files:read", "files:write"}), "pat_1"),
+    "acme",
+    "acc_1",
+    Role.OWNER,
+    "req_sm",
+)
 EMAILS = ["a@p.test", "b@p.test"]
 MODES = ["private", "link", "public"]
 
@@ -42,11 +47,19 @@ class CountingTokens:
 
 
 class System:
-    def __init__(self, make, clock: FakeClock) -> None:  # noqa: ANN001
+    def __init__(self, make, clock: FakeClock) -> None:
         self.make = make
         self.outbox = MemoryOutbox()
-        self.service = FilesService(clock, SequentialIds(), CountingTokens(), MemoryObjectStore(), self.outbox,
-                                    make, max_file_bytes=10_000, retention_s=60)
+        self.service = FilesService(
+            clock,
+            SequentialIds(),
+            CountingTokens(),
+            MemoryObjectStore(),
+            self.outbox,
+            make,
+            max_file_bytes=10_000,
+            retention_s=60,
+        )
 
     async def call(self, method: str, *args, **kw):
         try:
@@ -63,6 +76,7 @@ class System:
 
         async def parts():
             from gharart_core.files.service import UploadField
+
             yield UploadField("mode", mode)
             yield UploadFile("file", "kit.txt", "text/plain", one())
 
@@ -179,8 +193,14 @@ class FilesMachine(RuleBasedStateMachine):
         m, now = self.model[fid], self.clock.now()
         if m["deleted"] or m["mode"] != "link" or (m["expires"] is not None and m["expires"] <= now):
             return
-        live = [sid for sid, s in self.shares.items() if s["file"] == fid and s["email"] == email
-                and not s["revoked"] and (s["expires"] is None or s["expires"] > now)]
+        live = [
+            sid
+            for sid, s in self.shares.items()
+            if s["file"] == fid
+            and s["email"] == email
+            and not s["revoked"]
+            and (s["expires"] is None or s["expires"] > now)
+        ]
         if live:
             self.issued.append((fid, max(live), m["av"]))
 
@@ -196,15 +216,19 @@ class FilesMachine(RuleBasedStateMachine):
 
     @rule(fid=files, data=st.data())
     def download(self, fid: str, data) -> None:
-        choices = [None] + list(range(len(self.issued)))
+        choices = [None, *list(range(len(self.issued)))]
         idx = data.draw(st.sampled_from(choices))
         self._check_download(fid, idx)
 
     def _check_download(self, fid: str, idx: int | None) -> None:
         tokens = [s.tokens() for s in self.systems]
         assert len(tokens[0]) == len(tokens[1]) == len(self.issued)
-        got = self.agree([self.loop.run_until_complete(s.download(fid, None if idx is None else tokens[i][idx]))
-                          for i, s in enumerate(self.systems)])
+        got = self.agree(
+            [
+                self.loop.run_until_complete(s.download(fid, None if idx is None else tokens[i][idx]))
+                for i, s in enumerate(self.systems)
+            ]
+        )
         assert got == self.expected(fid, idx), (got, self.expected(fid, idx))
 
     def expected(self, fid: str, idx: int | None) -> str:

@@ -17,9 +17,24 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def make_file(**kw) -> File:
-    base = dict(id="fil_1", handle="acme", name="kit.pdf", content_type="application/pdf", size=3, sha256="0" * 64,
-                mode=FileMode.LINK, expires_at=None, access_version=1, version=1, tags=(), share_count=1,
-                created_by="usr_1", created_at=NOW, updated_at=NOW, object_key="files/fil_1")
+    base = dict(
+        id="fil_1",
+        handle="acme",
+        name="kit.pdf",
+        content_type="application/pdf",
+        size=3,
+        sha256="0" * 64,
+        mode=FileMode.LINK,
+        expires_at=None,
+        access_version=1,
+        version=1,
+        tags=(),
+        share_count=1,
+        created_by="usr_1",
+        created_at=NOW,
+        updated_at=NOW,
+        object_key="files/fil_1",
+    )
     base.update(kw)
     return File(**base)
 
@@ -54,10 +69,20 @@ def test_guide_cases():
     assert decide(pub, link=None, share=None) is Outcome.OK  # any old token is ignored
 
 
-@given(mode=st.sampled_from(list(FileMode)), deleted=st.booleans(), expires=times, share_expires=times,
-       revoked=st.booleans(), av_file=st.integers(1, 3), av_link=st.integers(1, 3), token=st.booleans(),
-       genuine=st.booleans())
-def test_policy_matches_reference(mode, deleted, expires, share_expires, revoked, av_file, av_link, token, genuine):
+@given(
+    mode=st.sampled_from(list(FileMode)),
+    deleted=st.booleans(),
+    expires=times,
+    share_expires=times,
+    revoked=st.booleans(),
+    av_file=st.integers(1, 3),
+    av_link=st.integers(1, 3),
+    token=st.booleans(),
+    genuine=st.booleans(),
+)
+def test_policy_matches_reference(
+    mode, deleted, expires, share_expires, revoked, av_file, av_link, token, genuine
+):
     f = make_file(mode=mode, deleted_at=NOW if deleted else None, expires_at=expires, access_version=av_file)
     share = attrs.evolve(SHARE, expires_at=share_expires, revoked_at=NOW if revoked else None)
     link = attrs.evolve(LINK, access_version=av_link) if genuine else None
@@ -99,8 +124,15 @@ def test_extension_never_breaks_a_link(hours):
 
 def test_status_codes():
     assert {o.value: o.status for o in Outcome} == {
-        "ok": 200, "token_required": 401, "link_invalid": 403, "link_expired": 403, "file_expired": 410,
-        "link_invalidated_mode_changed": 403, "link_revoked": 403, "file_not_found": 404}
+        "ok": 200,
+        "token_required": 401,
+        "link_invalid": 403,
+        "link_expired": 403,
+        "file_expired": 410,
+        "link_invalidated_mode_changed": 403,
+        "link_revoked": 403,
+        "file_not_found": 404,
+    }
 
 
 def test_tokens_are_long_unique_and_stored_hashed():

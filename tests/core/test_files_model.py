@@ -76,7 +76,8 @@ def test_sniff_and_compatibility():
     assert types_compatible("application/octet-stream", "text/html")
     assert types_compatible("text/plain", None)
     assert types_compatible(
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip")
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip"
+    )
     assert not types_compatible("image/png", "text/html")
     assert not types_compatible("image/jpeg", "image/svg+xml")
     assert not types_compatible("application/pdf", "image/png")

@@ -42,7 +42,8 @@ class EmlOutbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = bytes(build_email(message))
         # sortable by time, unique without coordination between workers
-        name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 10**9:09d}-{secrets.token_hex(4)}"
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        name = f"{stamp}-{time.time_ns() % 10**9:09d}-{secrets.token_hex(4)}"
         final = self.directory / f"{name}.eml"
         tmp = self.directory / f".{name}.tmp"
         tmp.write_bytes(data)

@@ -39,10 +39,15 @@ class SmtpConfig:
             raise ValueError(f"unsupported SMTP URL scheme: {parts.scheme!r}")
         tls = {"smtp": "opportunistic", "smtps": "implicit", "smtp+starttls": "starttls"}[scheme]
         default_port = 465 if tls == "implicit" else 25
-        return cls(host=parts.hostname or "localhost", port=parts.port or default_port,
-                   username=unquote(parts.username) if parts.username else None,
-                   password=unquote(parts.password) if parts.password else None,
-                   tls=tls, timeout=timeout, sender=sender)
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or default_port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+            timeout=timeout,
+            sender=sender,
+        )
 
 
 class SmtpMailer:

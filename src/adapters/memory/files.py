@@ -42,16 +42,31 @@ class MemoryFiles:
         table[file.id] = file
         return True
 
-    async def list(self, handle: str, *, now: datetime, mode: FileMode | None, expired: bool | None,
-                   tag: str | None, cursor: str | None, limit: int) -> Page[File]:
+    async def list(
+        self,
+        handle: str,
+        *,
+        now: datetime,
+        mode: FileMode | None,
+        expired: bool | None,
+        tag: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[File]:
         after = decode_cursor(cursor)
-        rows = sorted((f for f in self.s.table("files").values()
-                       if f.handle == handle and f.deleted_at is None), key=lambda f: f.id, reverse=True)
-        rows = [f for f in rows
-                if (mode is None or f.mode is mode)
-                and (expired is None or f.is_expired(now) == expired)
-                and (tag is None or tag in f.tags)
-                and (after is None or f.id < str(after[0]))]
+        rows = sorted(
+            (f for f in self.s.table("files").values() if f.handle == handle and f.deleted_at is None),
+            key=lambda f: f.id,
+            reverse=True,
+        )
+        rows = [
+            f
+            for f in rows
+            if (mode is None or f.mode is mode)
+            and (expired is None or f.is_expired(now) == expired)
+            and (tag is None or tag in f.tags)
+            and (after is None or f.id < str(after[0]))
+        ]
         return _page(rows, limit, lambda f: f.id)
 
     async def set_share_count(self, file_id: str, count: int) -> None:
@@ -60,9 +75,14 @@ class MemoryFiles:
             table[file_id] = attrs.evolve(table[file_id], share_count=count)
 
     async def purgeable(self, deleted_before: datetime, limit: int) -> Sequence[File]:
-        rows = sorted((f for f in self.s.table("files").values()
-                       if f.deleted_at is not None and f.purged_at is None and f.deleted_at <= deleted_before),
-                      key=lambda f: f.id)
+        rows = sorted(
+            (
+                f
+                for f in self.s.table("files").values()
+                if f.deleted_at is not None and f.purged_at is None and f.deleted_at <= deleted_before
+            ),
+            key=lambda f: f.id,
+        )
         return rows[:limit]
 
     async def mark_purged(self, file_id: str, at: datetime) -> None:
@@ -83,19 +103,28 @@ class MemoryFiles:
 
     async def list_shares(self, file_id: str, *, cursor: str | None, limit: int) -> Page[Share]:
         after = decode_cursor(cursor)
-        rows = sorted((s for s in self.s.table("file_shares").values() if s.file_id == file_id),
-                      key=lambda s: s.id)
+        rows = sorted(
+            (s for s in self.s.table("file_shares").values() if s.file_id == file_id), key=lambda s: s.id
+        )
         rows = [s for s in rows if after is None or s.id > str(after[0])]
         return _page(rows, limit, lambda s: s.id)
 
     async def shares_for_email(self, file_id: str, email: str) -> Sequence[Share]:
         email = email.lower()
-        return sorted((s for s in self.s.table("file_shares").values()
-                       if s.file_id == file_id and s.email.lower() == email), key=lambda s: s.id, reverse=True)
+        return sorted(
+            (
+                s
+                for s in self.s.table("file_shares").values()
+                if s.file_id == file_id and s.email.lower() == email
+            ),
+            key=lambda s: s.id,
+            reverse=True,
+        )
 
     async def count_active_shares(self, file_id: str) -> int:
-        return sum(1 for s in self.s.table("file_shares").values()
-                   if s.file_id == file_id and s.revoked_at is None)
+        return sum(
+            1 for s in self.s.table("file_shares").values() if s.file_id == file_id and s.revoked_at is None
+        )
 
     # magic links
     async def add_link(self, link: MagicLink) -> None:
@@ -124,8 +153,9 @@ class MemoryFiles:
 
     async def list_access(self, file_id: str, *, cursor: str | None, limit: int) -> Page[AccessLogEntry]:
         after = decode_cursor(cursor)
-        rows = sorted((e for e in self._log().values() if e.file_id == file_id),
-                      key=lambda e: e.id, reverse=True)
+        rows = sorted(
+            (e for e in self._log().values() if e.file_id == file_id), key=lambda e: e.id, reverse=True
+        )
         rows = [e for e in rows if after is None or e.id < str(after[0])]
         return _page(rows, limit, lambda e: e.id)
 

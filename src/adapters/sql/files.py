@@ -17,7 +17,8 @@ from .schema import UtcDateTime, metadata
 __all__ = ["REPOSITORIES", "SqlFiles", "file_access_log", "file_links", "file_shares", "files"]
 
 files = sa.Table(
-    "files", metadata,
+    "files",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("handle", sa.String(40), nullable=False, index=True),
     sa.Column("name", sa.String(300), nullable=False),
@@ -39,7 +40,8 @@ files = sa.Table(
     sa.Column("purged_at", UtcDateTime),
 )
 file_shares = sa.Table(
-    "file_shares", metadata,
+    "file_shares",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("file_id", sa.String(40), nullable=False, index=True),
     sa.Column("handle", sa.String(40), nullable=False),
@@ -52,7 +54,8 @@ file_shares = sa.Table(
     sa.Column("revoked_at", UtcDateTime),
 )
 file_links = sa.Table(
-    "file_links", metadata,
+    "file_links",
+    metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("file_id", sa.String(40), nullable=False, index=True),
     sa.Column("share_id", sa.String(40), nullable=False),
@@ -61,7 +64,8 @@ file_links = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 file_access_log = sa.Table(
-    "file_access_log", metadata,
+    "file_access_log",
+    metadata,
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("file_id", sa.String(40), nullable=False, index=True),
     sa.Column("handle", sa.String(40), nullable=False),
@@ -79,35 +83,85 @@ def _tags_to_row(tags: Sequence[str]) -> str:
 
 def _file_values(f: File) -> dict[str, Any]:
     return dict(
-        handle=f.handle, name=f.name, content_type=f.content_type, size=f.size, sha256=f.sha256,
-        mode=f.mode.value, expires_at=f.expires_at, access_version=f.access_version, version=f.version,
-        tags=_tags_to_row(f.tags), share_count=f.share_count, created_by=f.created_by,
-        created_at=f.created_at, updated_at=f.updated_at, object_key=f.object_key, deleted_at=f.deleted_at,
-        purged_at=f.purged_at)
+        handle=f.handle,
+        name=f.name,
+        content_type=f.content_type,
+        size=f.size,
+        sha256=f.sha256,
+        mode=f.mode.value,
+        expires_at=f.expires_at,
+        access_version=f.access_version,
+        version=f.version,
+        tags=_tags_to_row(f.tags),
+        share_count=f.share_count,
+        created_by=f.created_by,
+        created_at=f.created_at,
+        updated_at=f.updated_at,
+        object_key=f.object_key,
+        deleted_at=f.deleted_at,
+        purged_at=f.purged_at,
+    )
 
 
 def _file(r: Any) -> File:
     return File(
-        id=r.id, handle=r.handle, name=r.name, content_type=r.content_type, size=int(r.size),
-        sha256=r.sha256, mode=FileMode(r.mode), expires_at=r.expires_at, access_version=r.access_version,
-        version=r.version, tags=tuple(t for t in (r.tags or "").split("|") if t), share_count=r.share_count,
-        created_by=r.created_by, created_at=r.created_at, updated_at=r.updated_at, object_key=r.object_key,
-        deleted_at=r.deleted_at, purged_at=r.purged_at)
+        id=r.id,
+        handle=r.handle,
+        name=r.name,
+        content_type=r.content_type,
+        size=int(r.size),
+        sha256=r.sha256,
+        mode=FileMode(r.mode),
+        expires_at=r.expires_at,
+        access_version=r.access_version,
+        version=r.version,
+        tags=tuple(t for t in (r.tags or "").split("|") if t),
+        share_count=r.share_count,
+        created_by=r.created_by,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        object_key=r.object_key,
+        deleted_at=r.deleted_at,
+        purged_at=r.purged_at,
+    )
 
 
 def _share(r: Any) -> Share:
-    return Share(id=r.id, file_id=r.file_id, handle=r.handle, email=r.email, expires_at=r.expires_at,
-                 note=r.note, created_at=r.created_at, created_by=r.created_by, revoked_at=r.revoked_at)
+    return Share(
+        id=r.id,
+        file_id=r.file_id,
+        handle=r.handle,
+        email=r.email,
+        expires_at=r.expires_at,
+        note=r.note,
+        created_at=r.created_at,
+        created_by=r.created_by,
+        revoked_at=r.revoked_at,
+    )
 
 
 def _link(r: Any) -> MagicLink:
-    return MagicLink(token_hash=r.token_hash, file_id=r.file_id, share_id=r.share_id, email=r.email,
-                     access_version=r.access_version, created_at=r.created_at)
+    return MagicLink(
+        token_hash=r.token_hash,
+        file_id=r.file_id,
+        share_id=r.share_id,
+        email=r.email,
+        access_version=r.access_version,
+        created_at=r.created_at,
+    )
 
 
 def _entry(r: Any) -> AccessLogEntry:
-    return AccessLogEntry(id=r.id, file_id=r.file_id, handle=r.handle, at=r.at, email=r.email,
-                          share_id=r.share_id, outcome=r.outcome, request_id=r.request_id)
+    return AccessLogEntry(
+        id=r.id,
+        file_id=r.file_id,
+        handle=r.handle,
+        at=r.at,
+        email=r.email,
+        share_id=r.share_id,
+        outcome=r.outcome,
+        request_id=r.request_id,
+    )
 
 
 def _like_escape(text: str) -> str:
@@ -129,13 +183,24 @@ class SqlFiles(SqlRepository):
         return _file(r) if r else None
 
     async def update(self, file: File, *, expected_version: int) -> bool:
-        res = await self.execute(files.update()
-                                 .where(files.c.id == file.id, files.c.version == expected_version)
-                                 .values(**_file_values(file)))
+        res = await self.execute(
+            files.update()
+            .where(files.c.id == file.id, files.c.version == expected_version)
+            .values(**_file_values(file))
+        )
         return res.rowcount == 1
 
-    async def list(self, handle: str, *, now: datetime, mode: FileMode | None, expired: bool | None,
-                   tag: str | None, cursor: str | None, limit: int) -> Page[File]:
+    async def list(
+        self,
+        handle: str,
+        *,
+        now: datetime,
+        mode: FileMode | None,
+        expired: bool | None,
+        tag: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[File]:
         after = decode_cursor(cursor)
         q = sa.select(files).where(files.c.handle == handle, files.c.deleted_at.is_(None))
         if mode is not None:
@@ -155,9 +220,16 @@ class SqlFiles(SqlRepository):
         await self.execute(files.update().where(files.c.id == file_id).values(share_count=count))
 
     async def purgeable(self, deleted_before: datetime, limit: int) -> Sequence[File]:
-        q = (sa.select(files).where(files.c.deleted_at.is_not(None), files.c.purged_at.is_(None),
-                                    files.c.deleted_at <= deleted_before)
-             .order_by(files.c.id).limit(limit))
+        q = (
+            sa.select(files)
+            .where(
+                files.c.deleted_at.is_not(None),
+                files.c.purged_at.is_(None),
+                files.c.deleted_at <= deleted_before,
+            )
+            .order_by(files.c.id)
+            .limit(limit)
+        )
         return [_file(r) for r in (await self.execute(q)).all()]
 
     async def mark_purged(self, file_id: str, at: datetime) -> None:
@@ -165,19 +237,37 @@ class SqlFiles(SqlRepository):
 
     # shares
     async def add_share(self, share: Share) -> None:
-        await self.execute(file_shares.insert().values(
-            id=share.id, file_id=share.file_id, handle=share.handle, email=share.email,
-            email_lower=share.email.lower(), expires_at=share.expires_at, note=share.note,
-            created_at=share.created_at, created_by=share.created_by, revoked_at=share.revoked_at))
+        await self.execute(
+            file_shares.insert().values(
+                id=share.id,
+                file_id=share.file_id,
+                handle=share.handle,
+                email=share.email,
+                email_lower=share.email.lower(),
+                expires_at=share.expires_at,
+                note=share.note,
+                created_at=share.created_at,
+                created_by=share.created_by,
+                revoked_at=share.revoked_at,
+            )
+        )
 
     async def get_share(self, share_id: str) -> Share | None:
         r = (await self.execute(sa.select(file_shares).where(file_shares.c.id == share_id))).first()
         return _share(r) if r else None
 
     async def update_share(self, share: Share) -> None:
-        await self.execute(file_shares.update().where(file_shares.c.id == share.id).values(
-            email=share.email, email_lower=share.email.lower(), expires_at=share.expires_at, note=share.note,
-            revoked_at=share.revoked_at))
+        await self.execute(
+            file_shares.update()
+            .where(file_shares.c.id == share.id)
+            .values(
+                email=share.email,
+                email_lower=share.email.lower(),
+                expires_at=share.expires_at,
+                note=share.note,
+                revoked_at=share.revoked_at,
+            )
+        )
 
     async def list_shares(self, file_id: str, *, cursor: str | None, limit: int) -> Page[Share]:
         after = decode_cursor(cursor)
@@ -188,21 +278,33 @@ class SqlFiles(SqlRepository):
         return _page([_share(r) for r in (await self.execute(q)).all()], limit, lambda s: s.id)
 
     async def shares_for_email(self, file_id: str, email: str) -> Sequence[Share]:
-        q = (sa.select(file_shares)
-             .where(file_shares.c.file_id == file_id, file_shares.c.email_lower == email.lower())
-             .order_by(file_shares.c.id.desc()))
+        q = (
+            sa.select(file_shares)
+            .where(file_shares.c.file_id == file_id, file_shares.c.email_lower == email.lower())
+            .order_by(file_shares.c.id.desc())
+        )
         return [_share(r) for r in (await self.execute(q)).all()]
 
     async def count_active_shares(self, file_id: str) -> int:
-        q = sa.select(sa.func.count()).select_from(file_shares).where(
-            file_shares.c.file_id == file_id, file_shares.c.revoked_at.is_(None))
+        q = (
+            sa.select(sa.func.count())
+            .select_from(file_shares)
+            .where(file_shares.c.file_id == file_id, file_shares.c.revoked_at.is_(None))
+        )
         return int((await self.execute(q)).scalar_one())
 
     # magic links
     async def add_link(self, link: MagicLink) -> None:
-        await self.execute(file_links.insert().values(
-            token_hash=link.token_hash, file_id=link.file_id, share_id=link.share_id, email=link.email,
-            access_version=link.access_version, created_at=link.created_at))
+        await self.execute(
+            file_links.insert().values(
+                token_hash=link.token_hash,
+                file_id=link.file_id,
+                share_id=link.share_id,
+                email=link.email,
+                access_version=link.access_version,
+                created_at=link.created_at,
+            )
+        )
 
     async def link_by_hash(self, token_hash: str) -> MagicLink | None:
         r = (await self.execute(sa.select(file_links).where(file_links.c.token_hash == token_hash))).first()
@@ -210,9 +312,18 @@ class SqlFiles(SqlRepository):
 
     # access log
     async def add_access(self, entry: AccessLogEntry) -> None:
-        await self.execute(file_access_log.insert().values(
-            id=entry.id, file_id=entry.file_id, handle=entry.handle, at=entry.at, email=entry.email,
-            share_id=entry.share_id, outcome=entry.outcome, request_id=entry.request_id))
+        await self.execute(
+            file_access_log.insert().values(
+                id=entry.id,
+                file_id=entry.file_id,
+                handle=entry.handle,
+                at=entry.at,
+                email=entry.email,
+                share_id=entry.share_id,
+                outcome=entry.outcome,
+                request_id=entry.request_id,
+            )
+        )
 
     async def list_access(self, file_id: str, *, cursor: str | None, limit: int) -> Page[AccessLogEntry]:
         after = decode_cursor(cursor)

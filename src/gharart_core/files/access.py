@@ -21,8 +21,8 @@ from datetime import datetime
 
 import attrs
 
-from ..shared.errors import DomainError, Forbidden, Gone, NotFound, Unauthenticated
 from ..shared.clock import format_ts
+from ..shared.errors import DomainError, Forbidden, Gone, NotFound, Unauthenticated
 from .model import File, FileMode, MagicLink, Share
 
 __all__ = ["AccessDecision", "Outcome", "decide_access", "outcome_error"]
@@ -85,8 +85,13 @@ def decide_access(
         return AccessDecision(Outcome.FILE_EXPIRED if file.is_expired(now) else Outcome.OK)
     if not token_presented:
         return AccessDecision(Outcome.TOKEN_REQUIRED)
-    if link is None or share is None or link.file_id != file.id or share.file_id != file.id \
-            or share.id != link.share_id:
+    if (
+        link is None
+        or share is None
+        or link.file_id != file.id
+        or share.file_id != file.id
+        or share.id != link.share_id
+    ):
         return AccessDecision(Outcome.LINK_INVALID)
     who = {"share_id": share.id, "email": share.email}
     if file.is_expired(now):
@@ -105,22 +110,27 @@ def outcome_error(outcome: Outcome, file: File | None, file_id: str) -> DomainEr
     if outcome is Outcome.FILE_NOT_FOUND:
         return NotFound("file_not_found", f"File `{file_id}` was not found.")
     if outcome is Outcome.TOKEN_REQUIRED:
-        return Unauthenticated("token_required",
-                               "This file is shared by magic link: add `?token=` from your link.")
+        return Unauthenticated(
+            "token_required", "This file is shared by magic link: add `?token=` from your link."
+        )
     if outcome is Outcome.LINK_INVALID:
         return Forbidden("link_invalid", "This magic link is not valid for this file.")
     if outcome is Outcome.FILE_EXPIRED:
         expired_at = file.expires_at if file is not None else None
-        return Gone("file_expired", f"This file expired at {format_ts(expired_at)}.",
-                    extra={"expiredAt": format_ts(expired_at)})
+        return Gone(
+            "file_expired",
+            f"This file expired at {format_ts(expired_at)}.",
+            extra={"expiredAt": format_ts(expired_at)},
+        )
     if outcome is Outcome.LINK_REVOKED:
         return Forbidden("link_revoked", "Access to this file was revoked for this recipient.")
     if outcome is Outcome.LINK_INVALIDATED_MODE_CHANGED:
         return Forbidden(
             "link_invalidated_mode_changed",
             "The file's sharing mode changed after this link was issued. Request a new link with "
-            f"POST /v2/public/files/{file_id}/magic-link {{\"email\": \"...\"}}.",
-            extra={"magicLinkUrl": f"/v2/public/files/{file_id}/magic-link"})
+            f'POST /v2/public/files/{file_id}/magic-link {{"email": "..."}}.',
+            extra={"magicLinkUrl": f"/v2/public/files/{file_id}/magic-link"},
+        )
     if outcome is Outcome.LINK_EXPIRED:
         return Forbidden("link_expired", "This recipient's access window has ended.")
     raise ValueError(f"{outcome} is not a refusal")

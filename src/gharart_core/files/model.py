@@ -136,14 +136,16 @@ class AccessLogEntry:
 
 # -- field validation ------------------------------------------------------------------------------
 
+
 def parse_mode(value: object, field: str = "mode") -> FileMode:
     try:
         if not isinstance(value, str):
             raise ValueError
         return FileMode(value)
     except ValueError:
-        raise ValidationFailed(errors=[FieldError(
-            field, "invalid_choice", "mode must be one of private, link, public")]) from None
+        raise ValidationFailed(
+            errors=[FieldError(field, "invalid_choice", "mode must be one of private, link, public")]
+        ) from None
 
 
 def parse_expires_at(value: object, field: str = "expiresAt") -> datetime | None:
@@ -155,8 +157,9 @@ def parse_expires_at(value: object, field: str = "expiresAt") -> datetime | None
             raise ValueError
         return parse_ts(value)
     except (ValueError, OverflowError):
-        raise ValidationFailed(errors=[FieldError(
-            field, "invalid_timestamp", "expected an RFC 3339 timestamp with offset")]) from None
+        raise ValidationFailed(
+            errors=[FieldError(field, "invalid_timestamp", "expected an RFC 3339 timestamp with offset")]
+        ) from None
 
 
 def parse_tags(value: object, field: str = "tags") -> tuple[str, ...]:
@@ -182,8 +185,9 @@ def parse_tags(value: object, field: str = "tags") -> tuple[str, ...]:
         if len(tag) > MAX_TAG_LENGTH:
             errors.append(FieldError(f"{field}.{i}", "too_long", f"at most {MAX_TAG_LENGTH} characters"))
         elif not _TAG_RE.match(tag):
-            errors.append(FieldError(f"{field}.{i}", "invalid_tag",
-                                     "letters, digits, space and _ . : / + - only"))
+            errors.append(
+                FieldError(f"{field}.{i}", "invalid_tag", "letters, digits, space and _ . : / + - only")
+            )
         elif tag not in out:
             out.append(tag)
     if errors:
@@ -238,7 +242,9 @@ def validate_note(value: object, field: str = "note") -> str | None:
     if not isinstance(value, str):
         raise ValidationFailed(errors=[FieldError(field, "invalid_type", "note must be a string")])
     if len(value) > MAX_NOTE_LENGTH:
-        raise ValidationFailed(errors=[FieldError(field, "too_long", f"at most {MAX_NOTE_LENGTH} characters")])
+        raise ValidationFailed(
+            errors=[FieldError(field, "too_long", f"at most {MAX_NOTE_LENGTH} characters")]
+        )
     return _strip_unsafe(value.replace("\r\n", "\n").replace("\n", " ")).strip() or None
 
 

@@ -25,8 +25,17 @@ class FileRepository(Protocol):
         """Replace the row iff its stored version is ``expected_version``; False otherwise."""
         ...
 
-    async def list(self, handle: str, *, now: datetime, mode: FileMode | None, expired: bool | None,
-                   tag: str | None, cursor: str | None, limit: int) -> Page[File]:
+    async def list(
+        self,
+        handle: str,
+        *,
+        now: datetime,
+        mode: FileMode | None,
+        expired: bool | None,
+        tag: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[File]:
         """Live (not deleted) files of a handle, newest first."""
         ...
 

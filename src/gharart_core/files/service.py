@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from ..shared.errors import (
 )
 from ..shared.ids import IdGenerator
 from ..shared.pagination import Page, validate_limit
-from ..shared.ports import MailMessage, Mailer, ObjectStore
+from ..shared.ports import Mailer, MailMessage, ObjectStore
 from ..shared.tokens import TokenSource, constant_time_equals, sha256_hex
 from .access import AccessDecision, Outcome, decide_access, outcome_error
 from .model import (
@@ -84,10 +85,19 @@ def _not_found(file_id: str) -> NotFound:
 
 
 class FilesService:
-    def __init__(self, clock: Clock, ids: IdGenerator, tokens: TokenSource, store: ObjectStore,
-                 mailer: Mailer, uow_factory: FilesUoWFactory, *,
-                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, retention_s: int = DEFAULT_RETENTION_S,
-                 public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        ids: IdGenerator,
+        tokens: TokenSource,
+        store: ObjectStore,
+        mailer: Mailer,
+        uow_factory: FilesUoWFactory,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        retention_s: int = DEFAULT_RETENTION_S,
+        public_url: str | None = None,
+    ) -> None:
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -109,9 +119,17 @@ class FilesService:
         authorize(access, Action.FILES_READ)
         return await self._live(uow, access, file_id)
 
-    async def list(self, uow: FilesUoW, access: HandleAccess, *, mode: str | None = None,
-                   expired: str | bool | None = None, tag: str | None = None, cursor: str | None = None,
-                   limit: int | None = None) -> Page[File]:
+    async def list(
+        self,
+        uow: FilesUoW,
+        access: HandleAccess,
+        *,
+        mode: str | None = None,
+        expired: str | bool | None = None,
+        tag: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[File]:
         authorize(access, Action.FILES_READ)
         limit = validate_limit(limit)
         mode_v = parse_mode(mode) if mode not in (None, "") else None
@@ -123,14 +141,28 @@ class FilesService:
         elif isinstance(expired, str) and expired.lower() in ("true", "1", "false", "0"):
             expired_v = expired.lower() in ("true", "1")
         else:
-            raise ValidationFailed(errors=[FieldError("expired", "invalid_boolean", "expected true or false")])
-        return await uow.files.list(access.handle, now=self.clock.now(), mode=mode_v, expired=expired_v,
-                                    tag=tag or None, cursor=cursor, limit=limit)
+            raise ValidationFailed(
+                errors=[FieldError("expired", "invalid_boolean", "expected true or false")]
+            )
+        return await uow.files.list(
+            access.handle,
+            now=self.clock.now(),
+            mode=mode_v,
+            expired=expired_v,
+            tag=tag or None,
+            cursor=cursor,
+            limit=limit,
+        )
 
     # -- upload ---------------------------------------------------------------------------------------
-    async def upload(self, uow: FilesUoW, access: HandleAccess,
-                     parts: AsyncIterator[UploadField | UploadFile], *,
-                     quota: QuotaHook | None = None) -> File:
+    async def upload(
+        self,
+        uow: FilesUoW,
+        access: HandleAccess,
+        parts: AsyncIterator[UploadField | UploadFile],
+        *,
+        quota: QuotaHook | None = None,
+    ) -> File:
         """Stream the ``file`` part into the object store and record the file.
 
         The size limit and the content sniff are enforced while streaming; any failure after bytes
@@ -164,16 +196,23 @@ class FilesService:
                 head = bytearray()
                 limit = self.max_file_bytes
 
-                async def chunks(src: AsyncIterator[bytes] = part.chunks, head: bytearray = head,
-                                 limit: int = limit, declared: str = declared) -> AsyncIterator[bytes]:
+                async def chunks(
+                    src: AsyncIterator[bytes] = part.chunks,
+                    head: bytearray = head,
+                    limit: int = limit,
+                    declared: str = declared,
+                ) -> AsyncIterator[bytes]:
                     nonlocal sniffed
                     size = 0
                     checked = False
                     async for chunk in src:
                         size += len(chunk)
                         if size > limit:
-                            raise TooLarge("file_too_large", f"Files are limited to {limit} bytes.",
-                                           extra={"maxBytes": limit})
+                            raise TooLarge(
+                                "file_too_large",
+                                f"Files are limited to {limit} bytes.",
+                                extra={"maxBytes": limit},
+                            )
                         if not checked:
                             head += chunk[: SNIFF_BYTES - len(head)]
                             if len(head) >= SNIFF_BYTES:
@@ -193,11 +232,23 @@ class FilesService:
             name = values["name"] if "name" in values else sanitize_name(original_name)
             content_type = self._resolve_type(declared, sniffed, name)
             file = File(
-                id=file_id, handle=access.handle, name=name, content_type=content_type, size=info.size,
-                sha256=info.sha256 or "", mode=values.get("mode", FileMode.PRIVATE),
-                expires_at=values.get("expiresAt"), access_version=1, version=1,
-                tags=values.get("tags", ()), share_count=0, created_by=access.actor_id, created_at=now,
-                updated_at=now, object_key=key)
+                id=file_id,
+                handle=access.handle,
+                name=name,
+                content_type=content_type,
+                size=info.size,
+                sha256=info.sha256 or "",
+                mode=values.get("mode", FileMode.PRIVATE),
+                expires_at=values.get("expiresAt"),
+                access_version=1,
+                version=1,
+                tags=values.get("tags", ()),
+                share_count=0,
+                created_by=access.actor_id,
+                created_at=now,
+                updated_at=now,
+                object_key=key,
+            )
             await uow.files.add(file)
             await record(uow, self.clock, self.ids, access, "file.upload", file.id, after=1)
             return file
@@ -207,10 +258,9 @@ class FilesService:
             raise
 
     async def _discard(self, key: str) -> None:
-        try:
+        # best effort: a store failing here is the store failing the upload in the first place
+        with contextlib.suppress(Exception):
             await self.store.delete(key)
-        except Exception:  # the purge sweeps what a failing store kept
-            pass
 
     @staticmethod
     def _check_type(declared: str, head: bytes) -> str | None:
@@ -220,7 +270,8 @@ class FilesService:
                 "content_type_mismatch",
                 f"The file is declared as `{declared}` but its content is `{found}`.",
                 errors=[FieldError("file", "content_type_mismatch", f"content looks like {found}")],
-                extra={"declaredType": declared, "sniffedType": found})
+                extra={"declaredType": declared, "sniffedType": found},
+            )
         return found
 
     @staticmethod
@@ -234,7 +285,11 @@ class FilesService:
         out: dict[str, Any] = {}
         errors: list[FieldError] = []
         parsers: dict[str, Callable[[Any], Any]] = {
-            "name": validate_name, "mode": parse_mode, "expiresAt": parse_expires_at, "tags": parse_tags}
+            "name": validate_name,
+            "mode": parse_mode,
+            "expiresAt": parse_expires_at,
+            "tags": parse_tags,
+        }
         for field, value in fields.items():
             try:
                 out[field] = parsers[field](value)
@@ -245,8 +300,9 @@ class FilesService:
         return out
 
     # -- edits ----------------------------------------------------------------------------------------
-    async def update(self, uow: FilesUoW, access: HandleAccess, file_id: str, body: object, *,
-                     if_match: int | None = None) -> File:
+    async def update(
+        self, uow: FilesUoW, access: HandleAccess, file_id: str, body: object, *, if_match: int | None = None
+    ) -> File:
         authorize(access, Action.FILES_WRITE)
         if not isinstance(body, dict):
             raise ValidationFailed(errors=[FieldError("body", "invalid_type", "expected a JSON object")])
@@ -256,8 +312,12 @@ class FilesService:
         expected = body.get("expectedVersion")
         if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool)):
             errors.append(FieldError("expectedVersion", "invalid_type", "expected an integer"))
-        for field, attr, parse in (("mode", "mode", parse_mode), ("name", "name", validate_name),
-                                   ("tags", "tags", parse_tags), ("expiresAt", "expires_at", parse_expires_at)):
+        for field, attr, parse in (
+            ("mode", "mode", parse_mode),
+            ("name", "name", validate_name),
+            ("tags", "tags", parse_tags),
+            ("expiresAt", "expires_at", parse_expires_at),
+        ):
             if field not in body:
                 continue
             if field in ("mode", "name", "tags") and body[field] is None:
@@ -270,11 +330,17 @@ class FilesService:
         if errors:
             raise ValidationFailed(errors=errors)
         if if_match is not None and if_match != file.version:
-            raise PreconditionFailed("version_conflict", "The file changed since you read it.",
-                                     extra={"currentVersion": file.version})
+            raise PreconditionFailed(
+                "version_conflict",
+                "The file changed since you read it.",
+                extra={"currentVersion": file.version},
+            )
         if expected is not None and expected != file.version:
-            raise Conflict("version_conflict", "The file changed since you read it.",
-                           extra={"currentVersion": file.version})
+            raise Conflict(
+                "version_conflict",
+                "The file changed since you read it.",
+                extra={"currentVersion": file.version},
+            )
         changes = {k: v for k, v in changes.items() if getattr(file, k) != v}
         if not changes:
             return file
@@ -283,11 +349,22 @@ class FilesService:
         new = attrs.evolve(file, **changes, version=file.version + 1, updated_at=self.clock.now())
         if not await uow.files.update(new, expected_version=file.version):
             current = await uow.files.get(file.id)
-            raise Conflict("version_conflict", "The file changed since you read it.",
-                           extra={"currentVersion": current.version if current else None})
-        await record(uow, self.clock, self.ids, access, "file.update", file.id,
-                     before=file.version, after=new.version,
-                     detail=",".join(sorted(k for k in changes if k != "access_version")))
+            raise Conflict(
+                "version_conflict",
+                "The file changed since you read it.",
+                extra={"currentVersion": current.version if current else None},
+            )
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "file.update",
+            file.id,
+            before=file.version,
+            after=new.version,
+            detail=",".join(sorted(k for k in changes if k != "access_version")),
+        )
         return new
 
     async def delete(self, uow: FilesUoW, access: HandleAccess, file_id: str) -> None:
@@ -302,12 +379,14 @@ class FilesService:
         new = attrs.evolve(file, deleted_at=now, version=file.version + 1, updated_at=now)
         if not await uow.files.update(new, expected_version=file.version):
             raise Conflict("version_conflict", "The file changed while deleting it.")
-        await record(uow, self.clock, self.ids, access, "file.delete", file.id,
-                     before=file.version, after=new.version)
+        await record(
+            uow, self.clock, self.ids, access, "file.delete", file.id, before=file.version, after=new.version
+        )
 
     # -- shares ---------------------------------------------------------------------------------------
-    async def create_shares(self, uow: FilesUoW, access: HandleAccess, file_id: str, body: object, *,
-                            base_url: str) -> list[Share]:
+    async def create_shares(
+        self, uow: FilesUoW, access: HandleAccess, file_id: str, body: object, *, base_url: str
+    ) -> list[Share]:
         authorize(access, Action.FILES_WRITE)
         if not isinstance(body, dict):
             raise ValidationFailed(errors=[FieldError("body", "invalid_type", "expected a JSON object")])
@@ -318,8 +397,16 @@ class FilesService:
         now = self.clock.now()
         shares = []
         for email in emails:
-            share = Share(id=self.ids.new("shr"), file_id=file.id, handle=file.handle, email=email,
-                          expires_at=expires_at, note=note, created_at=now, created_by=access.actor_id)
+            share = Share(
+                id=self.ids.new("shr"),
+                file_id=file.id,
+                handle=file.handle,
+                email=email,
+                expires_at=expires_at,
+                note=note,
+                created_at=now,
+                created_by=access.actor_id,
+            )
             await uow.files.add_share(share)
             await self._issue(uow, file, share, base_url, note=note)
             await record(uow, self.clock, self.ids, access, "file.share", share.id, detail=file.id)
@@ -356,8 +443,15 @@ class FilesService:
             raise ValidationFailed(errors=errors)
         return out
 
-    async def list_shares(self, uow: FilesUoW, access: HandleAccess, file_id: str, *,
-                          cursor: str | None = None, limit: int | None = None) -> Page[Share]:
+    async def list_shares(
+        self,
+        uow: FilesUoW,
+        access: HandleAccess,
+        file_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Share]:
         authorize(access, Action.FILES_READ)
         limit = validate_limit(limit)
         file = await self._live(uow, access, file_id)
@@ -375,8 +469,15 @@ class FilesService:
         await uow.files.set_share_count(file.id, await uow.files.count_active_shares(file.id))
         await record(uow, self.clock, self.ids, access, "file.share.revoke", share.id, detail=file.id)
 
-    async def access_log(self, uow: FilesUoW, access: HandleAccess, file_id: str, *,
-                         cursor: str | None = None, limit: int | None = None) -> Page[AccessLogEntry]:
+    async def access_log(
+        self,
+        uow: FilesUoW,
+        access: HandleAccess,
+        file_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[AccessLogEntry]:
         authorize(access, Action.FILES_READ)
         limit = validate_limit(limit)
         file = await self._live(uow, access, file_id)
@@ -387,22 +488,36 @@ class FilesService:
         root = self.public_url or base_url.rstrip("/")
         return f"{root}/v2/public/files/{file_id}?token={token}"
 
-    async def _issue(self, uow: FilesUoW, file: File, share: Share, base_url: str, *,
-                     note: str | None = None) -> str:
+    async def _issue(
+        self, uow: FilesUoW, file: File, share: Share, base_url: str, *, note: str | None = None
+    ) -> str:
         """Mint a token for ``share`` bound to the file's current access version; mail it on commit."""
         token = self.tokens.token(MAGIC_LINK_BYTES)
-        await uow.files.add_link(MagicLink(
-            token_hash=sha256_hex(token), file_id=file.id, share_id=share.id, email=share.email,
-            access_version=file.access_version, created_at=self.clock.now()))
+        await uow.files.add_link(
+            MagicLink(
+                token_hash=sha256_hex(token),
+                file_id=file.id,
+                share_id=share.id,
+                email=share.email,
+                access_version=file.access_version,
+                created_at=self.clock.now(),
+            )
+        )
         url = self.link_url(file.id, token, base_url)
         lines = [f"A file was shared with you: {file.name}", "", f"Download: {url}", ""]
         if note:
             lines[1:1] = ["", f"Note from the sender: {note}"]
         if file.expires_at is not None:
             lines.append(f"The file is available until {format_ts(file.expires_at)}.")
-        lines.append(f"If the link stops working, request a new one: POST /v2/public/files/{file.id}/magic-link")
-        message = MailMessage(to=share.email, subject=f"Shared with you: {file.name}", text="\n".join(lines),
-                              headers=(("X-Gharart-File", file.id), ("X-Gharart-Share", share.id)))
+        lines.append(
+            f"If the link stops working, request a new one: POST /v2/public/files/{file.id}/magic-link"
+        )
+        message = MailMessage(
+            to=share.email,
+            subject=f"Shared with you: {file.name}",
+            text="\n".join(lines),
+            headers=(("X-Gharart-File", file.id), ("X-Gharart-Share", share.id)),
+        )
         mailer = self.mailer
 
         async def send() -> None:
@@ -442,7 +557,9 @@ class FilesService:
         return True
 
     # -- public download ------------------------------------------------------------------------------
-    async def decide(self, uow: FilesUoW, file_id: str, token: str | None) -> tuple[File | None, AccessDecision]:
+    async def decide(
+        self, uow: FilesUoW, file_id: str, token: str | None
+    ) -> tuple[File | None, AccessDecision]:
         """Look the token up and apply the policy (no writes)."""
         file = await uow.files.get(file_id) if isinstance(file_id, str) else None
         link = share = None
@@ -453,8 +570,9 @@ class FilesService:
             if link is not None and not constant_time_equals(link.token_hash, digest):
                 link = None
             share = await uow.files.get_share(link.share_id) if link is not None else None
-        return file, decide_access(file, now=self.clock.now(), token_presented=presented, link=link,
-                                   share=share)
+        return file, decide_access(
+            file, now=self.clock.now(), token_presented=presented, link=link, share=share
+        )
 
     async def open_download(self, file_id: str, token: str | None, *, request_id: str | None) -> File:
         """Decide a public download, log the outcome in its own unit of work, raise on refusal.
@@ -466,10 +584,18 @@ class FilesService:
             file, decision = await self.decide(uow, file_id, token)
         if file is not None:
             async with self.uow_factory(write=True) as w:
-                await w.files.add_access(AccessLogEntry(
-                    id=self.ids.new("acl"), file_id=file.id, handle=file.handle, at=self.clock.now(),
-                    email=decision.email, share_id=decision.share_id, outcome=decision.outcome.value,
-                    request_id=request_id))
+                await w.files.add_access(
+                    AccessLogEntry(
+                        id=self.ids.new("acl"),
+                        file_id=file.id,
+                        handle=file.handle,
+                        at=self.clock.now(),
+                        email=decision.email,
+                        share_id=decision.share_id,
+                        outcome=decision.outcome.value,
+                        request_id=request_id,
+                    )
+                )
                 await w.commit()
         if decision.outcome is not Outcome.OK:
             raise outcome_error(decision.outcome, file, file_id)

@@ -34,36 +34,71 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 
 # Families of types that are the same container or that clients commonly declare for it.
 _FAMILIES: dict[str, frozenset[str]] = {
-    "application/zip": frozenset({
-        "application/zip", "application/x-zip-compressed", "application/java-archive",
-        "application/epub+zip", "application/vnd.android.package-archive",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-        "application/vnd.oasis.opendocument.presentation", "application/vnd.sketch", "application/x-zip",
-        "model/vnd.usdz+zip", "application/vnd.google-earth.kmz",
-    }),
-    "application/gzip": frozenset({"application/gzip", "application/x-gzip", "application/x-tar",
-                                   "application/x-compressed-tar", "application/tar+gzip"}),
+    "application/zip": frozenset(
+        {
+            "application/zip",
+            "application/x-zip-compressed",
+            "application/java-archive",
+            "application/epub+zip",
+            "application/vnd.android.package-archive",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            "application/vnd.oasis.opendocument.text",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            "application/vnd.oasis.opendocument.presentation",
+            "application/vnd.sketch",
+            "application/x-zip",
+            "model/vnd.usdz+zip",
+            "application/vnd.google-earth.kmz",
+        }
+    ),
+    "application/gzip": frozenset(
+        {
+            "application/gzip",
+            "application/x-gzip",
+            "application/x-tar",
+            "application/x-compressed-tar",
+            "application/tar+gzip",
+        }
+    ),
     "image/jpeg": frozenset({"image/jpeg", "image/jpg", "image/pjpeg"}),
     "image/x-icon": frozenset({"image/x-icon", "image/vnd.microsoft.icon"}),
     "audio/mpeg": frozenset({"audio/mpeg", "audio/mp3"}),
     "application/ogg": frozenset({"application/ogg", "audio/ogg", "video/ogg", "audio/opus"}),
     "video/webm": frozenset({"video/webm", "audio/webm", "video/x-matroska"}),
-    "video/mp4": frozenset({"video/mp4", "audio/mp4", "video/quicktime", "image/heic", "image/heif",
-                            "image/avif", "audio/x-m4a", "video/3gpp"}),
+    "video/mp4": frozenset(
+        {
+            "video/mp4",
+            "audio/mp4",
+            "video/quicktime",
+            "image/heic",
+            "image/heif",
+            "image/avif",
+            "audio/x-m4a",
+            "video/3gpp",
+        }
+    ),
     "image/webp": frozenset({"image/webp"}),
     "audio/wav": frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}),
     "image/bmp": frozenset({"image/bmp", "image/x-ms-bmp"}),
     "text/html": frozenset({"text/html", "application/xhtml+xml"}),
     "image/svg+xml": frozenset({"image/svg+xml"}),
-    "application/xml": frozenset({"application/xml", "text/xml", "image/svg+xml", "application/rss+xml",
-                                  "application/atom+xml", "application/xhtml+xml"}),
+    "application/xml": frozenset(
+        {
+            "application/xml",
+            "text/xml",
+            "image/svg+xml",
+            "application/rss+xml",
+            "application/atom+xml",
+            "application/xhtml+xml",
+        }
+    ),
 }
 
-_GENERIC = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/unknown",
-                      "application/x-unknown"})
+_GENERIC = frozenset(
+    {"", "application/octet-stream", "binary/octet-stream", "application/unknown", "application/x-unknown"}
+)
 
 
 def normalize_type(value: str | None) -> str:
@@ -76,7 +111,7 @@ def normalize_type(value: str | None) -> str:
 def sniff(head: bytes) -> str | None:
     """The confident type of content starting with ``head``, or ``None`` when unsure."""
     for magic, offset, kind in _MAGIC:
-        if head[offset:offset + len(magic)] == magic:
+        if head[offset : offset + len(magic)] == magic:
             return kind
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"

@@ -34,13 +34,25 @@ MULTIPART_SLACK = 1024 * 1024  # headers and small fields around the file part
 
 # -- rendering -------------------------------------------------------------------------------------
 
+
 def render_file(f: File, now: datetime | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": f.id, "handle": f.handle, "name": f.name, "contentType": f.content_type, "size": f.size,
-        "sha256": f.sha256, "mode": f.mode.value, "expiresAt": format_ts(f.expires_at),
-        "accessVersion": f.access_version, "version": f.version, "tags": list(f.tags),
-        "shareCount": f.share_count, "createdBy": f.created_by, "createdAt": format_ts(f.created_at),
-        "updatedAt": format_ts(f.updated_at), "deletedAt": format_ts(f.deleted_at),
+        "id": f.id,
+        "handle": f.handle,
+        "name": f.name,
+        "contentType": f.content_type,
+        "size": f.size,
+        "sha256": f.sha256,
+        "mode": f.mode.value,
+        "expiresAt": format_ts(f.expires_at),
+        "accessVersion": f.access_version,
+        "version": f.version,
+        "tags": list(f.tags),
+        "shareCount": f.share_count,
+        "createdBy": f.created_by,
+        "createdAt": format_ts(f.created_at),
+        "updatedAt": format_ts(f.updated_at),
+        "deletedAt": format_ts(f.deleted_at),
     }
     if now is not None:
         out["expired"] = f.is_expired(now)
@@ -48,22 +60,36 @@ def render_file(f: File, now: datetime | None = None) -> dict[str, Any]:
 
 
 def render_share(s: Share) -> dict[str, Any]:
-    return {"id": s.id, "fileId": s.file_id, "email": s.email, "expiresAt": format_ts(s.expires_at),
-            "note": s.note, "createdAt": format_ts(s.created_at), "revokedAt": format_ts(s.revoked_at)}
+    return {
+        "id": s.id,
+        "fileId": s.file_id,
+        "email": s.email,
+        "expiresAt": format_ts(s.expires_at),
+        "note": s.note,
+        "createdAt": format_ts(s.created_at),
+        "revokedAt": format_ts(s.revoked_at),
+    }
 
 
 def render_access(e: AccessLogEntry) -> dict[str, Any]:
-    return {"at": format_ts(e.at), "email": e.email, "shareId": e.share_id, "outcome": e.outcome,
-            "requestId": e.request_id}
+    return {
+        "at": format_ts(e.at),
+        "email": e.email,
+        "shareId": e.share_id,
+        "outcome": e.outcome,
+        "requestId": e.request_id,
+    }
 
 
 # -- streaming multipart ---------------------------------------------------------------------------
 
+
 def _boundary(content_type: str | None) -> str:
     ctype, options = multipart.parse_options_header(content_type or "")
     if ctype != "multipart/form-data":
-        raise UnsupportedMedia("unsupported_media_type",
-                               "Upload files as multipart/form-data with a `file` part.")
+        raise UnsupportedMedia(
+            "unsupported_media_type", "Upload files as multipart/form-data with a `file` part."
+        )
     boundary = options.get("boundary")
     if not boundary or len(boundary) > 200:
         raise BadRequest("malformed_body", "The multipart body has no usable boundary.")
@@ -113,12 +139,16 @@ class MultipartStream:
                 try:
                     value = buf.decode(event.charset or "utf-8")
                 except (UnicodeDecodeError, LookupError):
-                    raise ValidationFailed(errors=[FieldError(name, "invalid_encoding", "not UTF-8")]) from None
+                    raise ValidationFailed(
+                        errors=[FieldError(name, "invalid_encoding", "not UTF-8")]
+                    ) from None
                 yield UploadField(name, value)
                 continue
             done = [False]
 
-            async def body(events: AsyncIterator[Any] = events, done: list[bool] = done) -> AsyncIterator[bytes]:
+            async def body(
+                events: AsyncIterator[Any] = events, done: list[bool] = done
+            ) -> AsyncIterator[bytes]:
                 async for ev in events:
                     if ev is None:
                         done[0] = True
@@ -136,47 +166,62 @@ class MultipartStream:
 
 # -- handle routes ---------------------------------------------------------------------------------
 
+
 def _files(ctx: RequestContext) -> Any:
     return ctx.container.files_service()
 
 
-@post("/v2/handles/{handle:str}/files", status_code=201)
+@post("/v2/handles/{handle:str}/files", status_code=201, tags=["files"])
 async def upload_file(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     service = _files(ctx)
     boundary = _boundary(ctx.request.headers.get("content-type"))
     declared = ctx.request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > service.max_file_bytes + MULTIPART_SLACK:
-        raise TooLarge("file_too_large", f"Files are limited to {service.max_file_bytes} bytes.",
-                       extra={"maxBytes": service.max_file_bytes})
+        raise TooLarge(
+            "file_too_large",
+            f"Files are limited to {service.max_file_bytes} bytes.",
+            extra={"maxBytes": service.max_file_bytes},
+        )
     parts = MultipartStream(ctx.request.stream(), boundary).parts()
 
     async def quota(size: int) -> None:
         await ctx.quota(access.handle, "file_bytes", size)
 
     f = await service.upload(ctx.uow, access, parts, quota=quota)
-    return ctx.respond(render_file(f, ctx.clock.now()), status=201, etag=f.version,
-                       headers={"Location": f"/v2/handles/{access.handle}/files/{f.id}"})
+    return ctx.respond(
+        render_file(f, ctx.clock.now()),
+        status=201,
+        etag=f.version,
+        headers={"Location": f"/v2/handles/{access.handle}/files/{f.id}"},
+    )
 
 
-@get("/v2/handles/{handle:str}/files")
+@get("/v2/handles/{handle:str}/files", tags=["files"])
 async def list_files(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     q = ctx.request.query_params
-    result = await _files(ctx).list(ctx.uow, access, mode=q.get("mode"), expired=q.get("expired"),
-                                    tag=q.get("tag"), cursor=q.get("cursor"), limit=parse_limit(q.get("limit")))
+    result = await _files(ctx).list(
+        ctx.uow,
+        access,
+        mode=q.get("mode"),
+        expired=q.get("expired"),
+        tag=q.get("tag"),
+        cursor=q.get("cursor"),
+        limit=parse_limit(q.get("limit")),
+    )
     now = ctx.clock.now()
     return ctx.respond(page(result, lambda f: render_file(f, now)))
 
 
-@get("/v2/handles/{handle:str}/files/{file_id:str}")
+@get("/v2/handles/{handle:str}/files/{file_id:str}", tags=["files"])
 async def get_file(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     f = await _files(ctx).get(ctx.uow, access, file_id)
     return ctx.respond(render_file(f, ctx.clock.now()), etag=f.version)
 
 
-@patch("/v2/handles/{handle:str}/files/{file_id:str}")
+@patch("/v2/handles/{handle:str}/files/{file_id:str}", tags=["files"])
 async def update_file(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     if_match = ctx.if_match()
@@ -185,14 +230,13 @@ async def update_file(handle: str, file_id: str, ctx: RequestContext) -> Respons
     return ctx.respond(render_file(f, ctx.clock.now()), etag=f.version)
 
 
-@delete("/v2/handles/{handle:str}/files/{file_id:str}", status_code=204)
-async def delete_file(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
+@delete("/v2/handles/{handle:str}/files/{file_id:str}", status_code=204, tags=["files"])
+async def delete_file(handle: str, file_id: str, ctx: RequestContext) -> None:
     access = await ctx.access(handle)
     await _files(ctx).delete(ctx.uow, access, file_id)
-    return ctx.respond(None, status=204)
 
 
-@post("/v2/handles/{handle:str}/files/{file_id:str}/shares", status_code=201)
+@post("/v2/handles/{handle:str}/files/{file_id:str}/shares", status_code=201, tags=["files"])
 async def create_shares(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -200,34 +244,36 @@ async def create_shares(handle: str, file_id: str, ctx: RequestContext) -> Respo
     return ctx.respond({"items": [render_share(s) for s in shares], "nextCursor": None}, status=201)
 
 
-@get("/v2/handles/{handle:str}/files/{file_id:str}/shares")
+@get("/v2/handles/{handle:str}/files/{file_id:str}/shares", tags=["files"])
 async def list_shares(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     q = ctx.request.query_params
-    result = await _files(ctx).list_shares(ctx.uow, access, file_id, cursor=q.get("cursor"),
-                                           limit=parse_limit(q.get("limit")))
+    result = await _files(ctx).list_shares(
+        ctx.uow, access, file_id, cursor=q.get("cursor"), limit=parse_limit(q.get("limit"))
+    )
     return ctx.respond(page(result, render_share))
 
 
-@delete("/v2/handles/{handle:str}/files/{file_id:str}/shares/{share_id:str}", status_code=204)
-async def revoke_share(handle: str, file_id: str, share_id: str, ctx: RequestContext) -> Response[Any]:
+@delete("/v2/handles/{handle:str}/files/{file_id:str}/shares/{share_id:str}", status_code=204, tags=["files"])
+async def revoke_share(handle: str, file_id: str, share_id: str, ctx: RequestContext) -> None:
     access = await ctx.access(handle)
     await _files(ctx).revoke_share(ctx.uow, access, file_id, share_id)
-    return ctx.respond(None, status=204)
 
 
-@get("/v2/handles/{handle:str}/files/{file_id:str}/access-log")
+@get("/v2/handles/{handle:str}/files/{file_id:str}/access-log", tags=["files"])
 async def access_log(handle: str, file_id: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     q = ctx.request.query_params
-    result = await _files(ctx).access_log(ctx.uow, access, file_id, cursor=q.get("cursor"),
-                                          limit=parse_limit(q.get("limit")))
+    result = await _files(ctx).access_log(
+        ctx.uow, access, file_id, cursor=q.get("cursor"), limit=parse_limit(q.get("limit"))
+    )
     return ctx.respond(page(result, render_access))
 
 
 # -- public routes ---------------------------------------------------------------------------------
 
-@post("/v2/public/files/{file_id:str}/magic-link", status_code=202)
+
+@post("/v2/public/files/{file_id:str}/magic-link", status_code=202, tags=["public-files"])
 async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]:
     """Always 202 for a well-formed body: whether a link was mailed is never revealed."""
     await ctx.throttle("magic_link")  # per client IP
@@ -237,7 +283,7 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
     except (ValueError, UnicodeDecodeError):
         body = None
     if body is None:
-        raise BadRequest("malformed_body", "Send a JSON body: {\"email\": \"you@example.com\"}.")
+        raise BadRequest("malformed_body", 'Send a JSON body: {"email": "you@example.com"}.')
     service = _files(ctx)
     email = service.magic_link_email(body)
     await ctx.throttle("magic_link_email", "email:" + email.lower())
@@ -248,7 +294,7 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     """(start, end) inclusive; None for "send everything"; "unsatisfiable" for a 416."""
     if not header:
         return None
@@ -275,7 +321,7 @@ async def _stream(store: ObjectStore, key: str, start: int, end: int | None) -> 
         yield chunk
 
 
-@get("/v2/public/files/{file_id:str}")
+@get("/v2/public/files/{file_id:str}", tags=["public-files"])
 async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
     token = ctx.request.query_params.get("token") or None
     service = _files(ctx)
@@ -300,24 +346,40 @@ async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
         rng_header = None
     rng = _parse_range(rng_header, f.size)
     if rng == "unsatisfiable":
-        body = problem_body(416, "range_not_satisfiable", f"The file has {f.size} bytes.",
-                            request_id=ctx.request_id)
-        return Response(content=problem_bytes(body), status_code=416, media_type=PROBLEM_JSON,
-                         headers={"Content-Range": f"bytes */{f.size}"})
+        body = problem_body(
+            416, "range_not_satisfiable", f"The file has {f.size} bytes.", request_id=ctx.request_id
+        )
+        return Response(
+            content=problem_bytes(body),
+            status_code=416,
+            media_type=PROBLEM_JSON,
+            headers={"Content-Range": f"bytes */{f.size}"},
+        )
     store = ctx.container.object_store()
     if rng is None:
         headers["Content-Length"] = str(f.size)
-        return Stream(_stream(store, f.object_key, 0, None), status_code=200, media_type=f.content_type,
-                      headers=headers)
+        return Stream(
+            _stream(store, f.object_key, 0, None), status_code=200, media_type=f.content_type, headers=headers
+        )
     assert isinstance(rng, tuple)
     start, end = rng
     headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
     headers["Content-Length"] = str(end - start + 1)
-    return Stream(_stream(store, f.object_key, start, end), status_code=206, media_type=f.content_type,
-                  headers=headers)
+    return Stream(
+        _stream(store, f.object_key, start, end), status_code=206, media_type=f.content_type, headers=headers
+    )
 
 
 ROUTES: list[Any] = [
-    upload_file, list_files, get_file, update_file, delete_file, create_shares, list_shares, revoke_share,
-    access_log, request_magic_link, download_file,
+    upload_file,
+    list_files,
+    get_file,
+    update_file,
+    delete_file,
+    create_shares,
+    list_shares,
+    revoke_share,
+    access_log,
+    request_magic_link,
+    download_file,
 ]
