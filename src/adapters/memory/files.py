@@ -135,26 +135,15 @@ class MemoryFiles:
         return link
 
     # access log
-    def _log(self) -> dict[str, AccessLogEntry]:
-        """The access log lives beside the snapshotted tables, append-only.
-
-        The service writes it in a unit of work of its own, committed at once; keeping it out of the
-        table snapshots means a concurrent request's unit of work rolling back (every refused
-        download is a 4xx) cannot take the entry with it, as a separate SQL transaction would not.
-        """
-        log: dict[str, AccessLogEntry] | None = getattr(self.s, "files_access_log", None)
-        if log is None:
-            log = {}
-            self.s.files_access_log = log  # type: ignore[attr-defined]
-        return log
-
     async def add_access(self, entry: AccessLogEntry) -> None:
-        self._log()[entry.id] = entry
+        self.s.table("file_access_log")[entry.id] = entry
 
     async def list_access(self, file_id: str, *, cursor: str | None, limit: int) -> Page[AccessLogEntry]:
         after = decode_cursor(cursor)
         rows = sorted(
-            (e for e in self._log().values() if e.file_id == file_id), key=lambda e: e.id, reverse=True
+            (e for e in self.s.table("file_access_log").values() if e.file_id == file_id),
+            key=lambda e: e.id,
+            reverse=True,
         )
         rows = [e for e in rows if after is None or e.id < str(after[0])]
         return _page(rows, limit, lambda e: e.id)
