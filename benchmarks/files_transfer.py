@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -71,10 +72,8 @@ class RssSampler:
     def _rss(self) -> int:
         total = self.proc.memory_info().rss
         for child in self.proc.children(recursive=True):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += child.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return int(total)
 
     def start(self) -> None:
@@ -154,6 +153,7 @@ async def make_token(env: dict[str, str]) -> str:
     """A user and PAT created directly in the server's database (no identity provider needed)."""
     from entrypoints.containers import build_container
     from entrypoints.settings import Settings
+
     from gharart_core.identity.model import SCOPES, Principal
 
     container = build_container(Settings.from_env(env, dotenv=False))
@@ -270,12 +270,12 @@ def main() -> int:
         print(f"files_transfer: {args.size_mib} MiB via {args.server}, SQLite + filesystem store, loopback")
         print(f"  plain file copy : {copy_rate / MIB:8.1f} MiB/s ({copy_s:.2f} s)")
         print(
-            f"  upload   (HTTP) : {up_rate / MIB:8.1f} MiB/s ({up_s:.2f} s)  ratio {up_rate / copy_rate:.2f}x copy"
-            f"  server RSS growth {up_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
+            f"  upload   (HTTP) : {up_rate / MIB:8.1f} MiB/s ({up_s:.2f} s)"
+            f"  ratio {up_rate / copy_rate:.2f}x copy  server RSS growth {up_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
         )
         print(
-            f"  download (HTTP) : {down_rate / MIB:8.1f} MiB/s ({down_s:.2f} s)  ratio {down_rate / copy_rate:.2f}x"
-            f" copy  server RSS growth {down_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
+            f"  download (HTTP) : {down_rate / MIB:8.1f} MiB/s ({down_s:.2f} s)"
+            f"  ratio {down_rate / copy_rate:.2f}x copy  server RSS growth {down_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
         )
         ok = up_rss < RSS_BAR_MIB and down_rss < RSS_BAR_MIB
         print("  RSS bar:", "PASS" if ok else "FAIL")
