@@ -269,14 +269,11 @@ def main() -> int:
         up_rate, down_rate = size / up_s, size / down_s
         print(f"files_transfer: {args.size_mib} MiB via {args.server}, SQLite + filesystem store, loopback")
         print(f"  plain file copy : {copy_rate / MIB:8.1f} MiB/s ({copy_s:.2f} s)")
-        print(
-            f"  upload   (HTTP) : {up_rate / MIB:8.1f} MiB/s ({up_s:.2f} s)"
-            f"  ratio {up_rate / copy_rate:.2f}x copy  server RSS growth {up_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
-        )
-        print(
-            f"  download (HTTP) : {down_rate / MIB:8.1f} MiB/s ({down_s:.2f} s)"
-            f"  ratio {down_rate / copy_rate:.2f}x copy  server RSS growth {down_rss:.1f} MiB (bar < {RSS_BAR_MIB})"
-        )
+        bar = f"(bar < {RSS_BAR_MIB})"
+        up = f"{up_rate / MIB:8.1f} MiB/s ({up_s:.2f} s)  ratio {up_rate / copy_rate:.2f}x copy"
+        down = f"{down_rate / MIB:8.1f} MiB/s ({down_s:.2f} s)  ratio {down_rate / copy_rate:.2f}x copy"
+        print(f"  upload   (HTTP) : {up}  server RSS growth {up_rss:.1f} MiB {bar}")
+        print(f"  download (HTTP) : {down}  server RSS growth {down_rss:.1f} MiB {bar}")
         ok = up_rss < RSS_BAR_MIB and down_rss < RSS_BAR_MIB
         print("  RSS bar:", "PASS" if ok else "FAIL")
         return 0 if ok else 1
