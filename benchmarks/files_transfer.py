@@ -192,6 +192,7 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     ap.add_argument("--timeout", type=float, default=900, help="bound for each transfer, seconds")
+    ap.add_argument("--object-store", default=None, help="GHARART_OBJECT_STORE (default: file store in data dir)")
     args = ap.parse_args()
     size = args.size_mib * MIB
 
@@ -219,6 +220,8 @@ def main() -> int:
         }
         env.pop("GHARART_DATABASE_URL", None)
         env.pop("GHARART_OBJECT_STORE", None)
+        if args.object_store:
+            env["GHARART_OBJECT_STORE"] = args.object_store
         proc = start_server(args.server, port, env)
         wait_ready(base, proc)
         token = asyncio.run(make_token(env))
