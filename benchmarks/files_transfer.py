@@ -192,7 +192,9 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     ap.add_argument("--timeout", type=float, default=900, help="bound for each transfer, seconds")
-    ap.add_argument("--object-store", default=None, help="GHARART_OBJECT_STORE (default: file store in data dir)")
+    ap.add_argument(
+        "--object-store", default=None, help="GHARART_OBJECT_STORE (default: file store in data dir)"
+    )
     args = ap.parse_args()
     size = args.size_mib * MIB
 

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("entrypoints.http.app")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from entrypoints.cli.files import app  # noqa: E402
+from entrypoints.cli.files import app
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -84,6 +84,7 @@ def server(tmp_path):
 async def _token(env: dict[str, str]) -> str:
     from entrypoints.containers import build_container
     from entrypoints.settings import Settings
+
     from gharart_core.identity.model import SCOPES, Principal
 
     container = build_container(Settings.from_env(env, dotenv=False))
