@@ -19,6 +19,7 @@ from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.files.service import FilesService
 from gharart_core.identity.service import IdentityService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
@@ -65,10 +66,16 @@ def mailer_from_settings(settings: Settings) -> Any:
     if settings.smtp_url:
         from adapters.mail.smtp import SmtpMailer
 
-        return SmtpMailer.from_url(settings.smtp_url)
+        return SmtpMailer.from_url(settings.smtp_url, sender=settings.mail_from)
     from adapters.mail.eml import EmlOutbox
 
     return EmlOutbox(settings.outbox_dir)
+
+
+def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: Any, uow_factory: Any,
+                       settings: Settings) -> FilesService:
+    return FilesService(clock, ids, tokens, store, mailer, uow_factory, max_file_bytes=settings.max_file_bytes,
+                        retention_s=settings.file_retention_s, public_url=settings.public_url)
 
 
 class Container(containers.DeclarativeContainer):
@@ -94,6 +101,9 @@ class SqlContainer(Container):
     uow_factory = providers.Singleton(sql_uow_factory, database)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    # declared per adapter set: a base-class provider would not see the subclass's store/mailer/uow
+    files_service = providers.Singleton(make_files_service, Container.clock, Container.ids, Container.tokens,
+                                        object_store, mailer, uow_factory, Container.settings)
 
 
 class MemoryContainer(Container):
@@ -101,6 +111,9 @@ class MemoryContainer(Container):
     uow_factory = providers.Singleton(memory_uow_factory, state)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
+    # declared per adapter set: a base-class provider would not see the subclass's store/mailer/uow
+    files_service = providers.Singleton(make_files_service, Container.clock, Container.ids, Container.tokens,
+                                        object_store, mailer, uow_factory, Container.settings)
 
 
 def build_container(settings: Settings | None = None) -> SqlContainer:
