@@ -142,3 +142,17 @@ def test_cli_purge_after_retention(server):
     assert json.loads(result.stdout) == {"purged": 1}
     result = CliRunner().invoke(app, ["purge", "--json"], env={k: env[k] for k in keys})
     assert json.loads(result.stdout) == {"purged": 0}
+
+
+def test_cli_in_process_without_url(server, tmp_path):
+    _, token, env = server
+    kit = tmp_path / "kit.txt"
+    kit.write_bytes(b"in-process upload")
+    keys = ("GHARART_DATA_DIR", "GHARART_OBJECT_STORE", "GHARART_JWT_SECRET")
+    r = CliRunner().invoke(
+        app,
+        ["upload", str(kit), "--handle", "acme", "--token", token, "--json"],
+        env={**{k: env[k] for k in keys}, "GHARART_URL": ""},
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["size"] == len(b"in-process upload")

@@ -1,8 +1,8 @@
 """``gharart files ...``: upload with progress, list, share, extend, change mode, purge.
 
-Every command except ``purge`` talks to a running service over HTTP (``--url`` / ``GHARART_URL``,
-``--token`` / ``GHARART_TOKEN``, ``--handle`` / ``GHARART_HANDLE``), so it works the same against
-the embedded server and a remote one. ``purge`` runs locally against the configured storage.
+Every command except ``purge`` goes through the API with a bearer token (``--token`` /
+``GHARART_TOKEN``) on a handle (``--handle`` / ``GHARART_HANDLE``): to a running server with
+``--url`` / ``GHARART_URL``, else in-process against the configured store. ``purge`` runs locally.
 Exit codes: 0 ok, 1 the service refused (problem printed), 2 usage error.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import json
 import mimetypes
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+
+from .common import api as api_client
+from .common import run
 
 __all__ = ["app", "parse_when"]
 
@@ -62,13 +65,14 @@ class _Api:
         if not handle:
             err.print("[red]No handle:[/] pass --handle or set GHARART_HANDLE.")
             raise typer.Exit(2)
-        self.base = (url or "http://127.0.0.1:8000").rstrip("/")
-        self.handle = handle
-        self.client = httpx.Client(
-            base_url=self.base,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(60.0, connect=10.0),
-        )
+        self.url, self.token, self.handle = url, token, handle
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        async def go() -> httpx.Response:
+            async with api_client(self.token, self.url) as client:
+                return await client.request(method, path, **kw)
+
+        return self.check(run(go()))
 
     def files(self, suffix: str = "") -> str:
         return f"/v2/handles/{self.handle}/files{suffix}"
@@ -110,7 +114,7 @@ def _show(data: Any, as_json: bool) -> None:
 
 def _multipart(
     path: Path, fields: dict[str, str], progress: Progress, task: Any, boundary: str
-) -> tuple[Iterator[bytes], int]:
+) -> tuple[AsyncIterator[bytes], int]:
     """A streamed multipart body (never the whole file in memory) and its exact length."""
     head = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
@@ -125,7 +129,7 @@ def _multipart(
     tail = f"\r\n--{boundary}--\r\n".encode()
     size = path.stat().st_size
 
-    def body() -> Iterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:
         yield head
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
@@ -171,7 +175,8 @@ def upload(
     ) as progress:
         task = progress.add_task(path.name, total=path.stat().st_size)
         body, length = _multipart(path, fields, progress, task, boundary)
-        r = api.client.post(
+        data = api.request(
+            "POST",
             api.files(),
             content=body,
             timeout=httpx.Timeout(None, connect=10.0),
@@ -180,7 +185,7 @@ def upload(
                 "Content-Length": str(length),
             },
         )
-    _show(api.check(r), as_json)
+    _show(data, as_json)
 
 
 @app.command("list")
@@ -202,7 +207,7 @@ def list_files(
         params["expired"] = "true" if expired else "false"
     if tag:
         params["tag"] = tag
-    _show(api.check(api.client.get(api.files(), params=params)), as_json)
+    _show(api.request("GET", api.files(), params=params), as_json)
 
 
 @app.command()
@@ -223,7 +228,7 @@ def share(
         body["expiresAt"] = parse_when(expires)
     if note:
         body["note"] = note
-    data = api.check(api.client.post(api.files(f"/{file_id}/shares"), json=body))
+    data = api.request("POST", api.files(f"/{file_id}/shares"), json=body)
     if as_json:
         console.print_json(json.dumps(data))
     else:
@@ -232,7 +237,7 @@ def share(
 
 
 def _patch(api: _Api, file_id: str, body: dict[str, Any], as_json: bool) -> None:
-    _show(api.check(api.client.patch(api.files(f"/{file_id}"), json=body)), as_json)
+    _show(api.request("PATCH", api.files(f"/{file_id}"), json=body), as_json)
 
 
 @app.command()
