@@ -84,7 +84,6 @@ def server(tmp_path):
 async def _token(env: dict[str, str]) -> str:
     from entrypoints.containers import build_container
     from entrypoints.settings import Settings
-
     from gharart_core.identity.model import SCOPES, Principal
 
     container = build_container(Settings.from_env(env, dotenv=False))
