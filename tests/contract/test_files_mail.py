@@ -89,3 +89,19 @@ def test_smtp_url_forms():
         "implicit",
     )
     assert SmtpConfig.from_url("smtp+starttls://h:587").tls == "starttls"
+
+
+async def test_eml_keeps_links_verbatim_in_the_raw_file(tmp_path):
+    url = "http://127.0.0.1:8000/v2/public/files/fil_01M8918J2QCJK03HA0WQYBK2C0?token=" + "A-_b" * 10
+    box = EmlOutbox(tmp_path)
+    await box.send(
+        MailMessage(
+            to="p@b.test",
+            subject="Shared with you: kit é.pdf",
+            text=f"A file was shared with you: kit é.pdf\n\nDownload:\n{url}\n",
+        )
+    )
+    raw = box.messages()[0].read_bytes()
+    assert url.encode() in raw  # no quoted-printable soft breaks or =3D escapes
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert "kit é.pdf" in parsed["Subject"] and url in parsed.get_content()

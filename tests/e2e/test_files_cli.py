@@ -100,7 +100,7 @@ async def _token(env: dict[str, str]) -> str:
 
 
 def test_cli_upload_list_share_extend_mode(server, tmp_path):
-    base, token, _ = server
+    base, token, env = server
     common = ["--url", base, "--token", token, "--handle", "acme", "--json"]
     kit = tmp_path / "media kit.pdf"
     kit.write_bytes(b"%PDF-1.7 fake kit")
@@ -115,6 +115,13 @@ def test_cli_upload_list_share_extend_mode(server, tmp_path):
     assert r.exit_code == 0 and [x["id"] for x in json.loads(r.stdout)["items"]] == [f["id"]]
     r = runner.invoke(app, ["share", f["id"], "--to", "pr@partner.test", *common])
     assert r.exit_code == 0 and json.loads(r.stdout)["items"][0]["email"] == "pr@partner.test"
+    # the embedded mailer wrote an RFC 5322 .eml into <data dir>/outbox with the link verbatim
+    eml = sorted((Path(env["GHARART_DATA_DIR"]) / "outbox").glob("*.eml"))
+    assert len(eml) == 1
+    raw = eml[0].read_text()
+    assert "To: pr@partner.test" in raw
+    link = next(line for line in raw.splitlines() if "/v2/public/files/" in line and "token=" in line)
+    assert link.startswith(base) and httpx.get(link).content == b"%PDF-1.7 fake kit"
     r = runner.invoke(app, ["extend", f["id"], "--until", "2031-06-01T00:00:00Z", *common])
     assert r.exit_code == 0 and json.loads(r.stdout)["expiresAt"] == "2031-06-01T00:00:00.000Z"
     r = runner.invoke(app, ["mode", f["id"], "public", *common])

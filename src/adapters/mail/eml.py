@@ -28,7 +28,11 @@ def build_email(message: MailMessage) -> EmailMessage:
     msg["Message-ID"] = make_msgid(domain="gharart.localhost")
     for name, value in message.headers:
         msg[name] = value
-    msg.set_content(message.text)
+    # Keep the body verbatim (links must survive copy-paste and simple parsers): 7bit/8bit
+    # unless a line is too long for SMTP, then quoted-printable.
+    fits = all(len(line.encode()) <= 900 for line in message.text.splitlines())
+    cte = ("7bit" if message.text.isascii() else "8bit") if fits else "quoted-printable"
+    msg.set_content(message.text, cte=cte)
     if message.html is not None:
         msg.add_alternative(message.html, subtype="html")
     return msg

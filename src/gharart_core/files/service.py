@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -504,9 +505,9 @@ class FilesService:
             )
         )
         url = self.link_url(file.id, token, base_url)
-        lines = [f"A file was shared with you: {file.name}", "", f"Download: {url}", ""]
+        lines = [f"A file was shared with you: {file.name}", "", "Download:", url, ""]
         if note:
-            lines[1:1] = ["", f"Note from the sender: {note}"]
+            lines[1:1] = ["", "Note from the sender:", *textwrap.wrap(note, 76)]
         if file.expires_at is not None:
             lines.append(f"The file is available until {format_ts(file.expires_at)}.")
         lines.append(
