@@ -319,3 +319,35 @@ async def test_magic_link_throttled_per_email(harness):
         codes.append(r.status_code)
     assert codes[:5] == [202] * 5 and codes[-1] == 429
     assert r.json()["code"] == "rate_limited"
+
+
+async def test_magic_link_throttled_per_ip_and_per_email_separately(harness):
+    import httpx
+
+    h = harness
+    url = "/v2/public/files/fil_01JD0000000000000000000000/magic-link"
+
+    def client(ip: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=h.app, client=(ip, 1)), base_url="http://t")
+
+    async with client("10.0.0.1") as a, client("10.0.0.2") as b, client("10.0.0.3") as c:
+        for _ in range(5):
+            assert (await a.post(url, json={"email": "same@x.test"})).status_code == 202
+        r = await b.post(url, json={"email": "same@x.test"})  # fresh IP, exhausted email
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited" and r.headers["retry-after"]
+        for i in range(5):
+            assert (await c.post(url, json={"email": f"u{i}@x.test"})).status_code == 202
+        r = await c.post(url, json={"email": "new@x.test"})  # fresh email, exhausted IP
+        assert r.status_code == 429
+
+
+async def test_revoking_a_share_of_a_deleted_file_is_still_204(harness):
+    h = harness
+    auth = await setup_owner(h)
+    f = await upload(h, auth, mode="link")
+    s = await share(h, auth, f["id"])
+    assert (await h.client.delete(f"/v2/handles/acme/files/{f['id']}", headers=auth)).status_code == 204
+    url = f"/v2/handles/acme/files/{f['id']}/shares/{s['id']}"
+    assert (await h.client.delete(url, headers=auth)).status_code == 204
+    r = await h.client.get(f"/v2/handles/acme/files/{f['id']}/shares", headers=auth)
+    assert r.status_code == 404 and r.json()["code"] == "file_not_found"

@@ -460,7 +460,10 @@ class FilesService:
 
     async def revoke_share(self, uow: FilesUoW, access: HandleAccess, file_id: str, share_id: str) -> None:
         authorize(access, Action.FILES_WRITE)
-        file = await self._live(uow, access, file_id)
+        # DELETE stays idempotent: a share of a file deleted since can still be revoked (204)
+        file = await uow.files.get(file_id) if isinstance(file_id, str) else None
+        if file is None or file.handle != access.handle:
+            raise _not_found(file_id)
         share = await uow.files.get_share(share_id) if isinstance(share_id, str) else None
         if share is None or share.file_id != file.id:
             raise NotFound("share_not_found", f"Share `{share_id}` was not found.")

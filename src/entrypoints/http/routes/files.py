@@ -276,7 +276,7 @@ async def access_log(handle: str, file_id: str, ctx: RequestContext) -> Response
 @post("/v2/public/files/{file_id:str}/magic-link", status_code=202, tags=["public-files"])
 async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]:
     """Always 202 for a well-formed body: whether a link was mailed is never revealed."""
-    await ctx.throttle("magic_link")  # per client IP
+    await ctx.throttle("magic_link", "ip:" + ctx.client_ip)
     raw = await ctx.body_bytes(16 * 1024)
     try:
         body = json.loads(raw) if raw.strip() else None
@@ -286,7 +286,7 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
         raise BadRequest("malformed_body", 'Send a JSON body: {"email": "you@example.com"}.')
     service = _files(ctx)
     email = service.magic_link_email(body)
-    await ctx.throttle("magic_link_email", "email:" + email.lower())
+    await ctx.throttle("magic_link", "email:" + email.lower())  # same class, keyed per recipient
     await service.send_magic_link(ctx.uow, file_id, email, base_url=ctx.base_url)
     return ctx.respond({"status": "accepted"}, status=202)
 
