@@ -311,7 +311,9 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
         return max(0, size - length), size - 1
     start = int(first)
     end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    if last != "" and int(last) < start:
+        return None  # syntactically invalid: ignore the header (RFC 9110 §14.2)
+    if start >= size:
         return "unsatisfiable"
     return start, end
 
