@@ -153,7 +153,6 @@ async def make_token(env: dict[str, str]) -> str:
     """A user and PAT created directly in the server's database (no identity provider needed)."""
     from entrypoints.containers import build_container
     from entrypoints.settings import Settings
-
     from gharart_core.identity.model import SCOPES, Principal
 
     container = build_container(Settings.from_env(env, dotenv=False))

@@ -196,7 +196,7 @@ async def test_upload_too_large_leaves_nothing(env: Env):
     assert e.value.code == "file_too_large"
     assert env.store.objects == {}
     async with env.make(write=False) as uow:
-        assert (await env.service.list(uow, access())).items == []
+        assert (await env.service.list_files(uow, access())).items == []
 
 
 async def test_content_type_mismatch(env: Env):
@@ -220,7 +220,7 @@ async def test_store_failure_mid_upload_leaves_no_record(env: Env):
     with pytest.raises(Boom):
         await env.upload(b"abc")
     async with env.make(write=False) as uow:
-        assert (await env.service.list(uow, access())).items == []
+        assert (await env.service.list_files(uow, access())).items == []
 
 
 async def test_unsafe_names_are_stored_safely(env: Env):
@@ -261,7 +261,7 @@ async def test_list_filters(env: Env):
 
     async def ids(**kw):
         async with env.make(write=False) as uow:
-            return [f.id for f in (await env.service.list(uow, access(), **kw)).items]
+            return [f.id for f in (await env.service.list_files(uow, access(), **kw)).items]
 
     assert await ids() == [c.id, b.id, a.id]
     assert await ids(mode="link") == [b.id]
@@ -270,9 +270,9 @@ async def test_list_filters(env: Env):
     assert await ids(tag="kits") == [a.id]
     assert await ids(tag="kit") == []
     async with env.make(write=False) as uow:
-        page = await env.service.list(uow, access(), limit=2)
+        page = await env.service.list_files(uow, access(), limit=2)
         assert page.next_cursor and len(page.items) == 2
-        rest = await env.service.list(uow, access(), limit=2, cursor=page.next_cursor)
+        rest = await env.service.list_files(uow, access(), limit=2, cursor=page.next_cursor)
         assert [f.id for f in rest.items] == [a.id] and rest.next_cursor is None
 
 

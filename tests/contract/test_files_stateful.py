@@ -258,7 +258,7 @@ class FilesMachine(RuleBasedStateMachine):
     def lists_agree(self) -> None:
         if not hasattr(self, "systems"):
             return
-        pages = self.both("call", "list", ACCESS, limit=500)
+        pages = self.both("call", "list_files", ACCESS, limit=500)
         ids = [[(f.id, f.mode.value, f.access_version, f.share_count) for f in p.items] for p in pages]
         assert ids[0] == ids[1]
         live = {fid for fid, m in self.model.items() if not m["deleted"]}

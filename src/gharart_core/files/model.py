@@ -6,7 +6,6 @@ import enum
 import mimetypes
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import datetime
 
 import attrs
@@ -29,6 +28,7 @@ __all__ = [
     "parse_tags",
     "sanitize_name",
     "validate_name",
+    "validate_note",
 ]
 
 MAX_NAME_LENGTH = 255
@@ -167,8 +167,7 @@ def parse_tags(value: object, field: str = "tags") -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        raw: list[object] = [t for t in value.split(",")]
-        raw = [t.strip() for t in raw if isinstance(t, str) and t.strip()]  # type: ignore[union-attr]
+        raw: list[object] = [t.strip() for t in value.split(",") if t.strip()]
     elif isinstance(value, list):
         raw = list(value)
     else:
@@ -260,6 +259,3 @@ def content_disposition(name: str) -> str:
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in name) or "file"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))

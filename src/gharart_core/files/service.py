@@ -120,7 +120,7 @@ class FilesService:
         authorize(access, Action.FILES_READ)
         return await self._live(uow, access, file_id)
 
-    async def list(
+    async def list_files(
         self,
         uow: FilesUoW,
         access: HandleAccess,

@@ -201,7 +201,7 @@ async def upload_file(handle: str, ctx: RequestContext) -> Response[Any]:
 async def list_files(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     q = ctx.request.query_params
-    result = await _files(ctx).list(
+    result = await _files(ctx).list_files(
         ctx.uow,
         access,
         mode=q.get("mode"),
