@@ -20,6 +20,7 @@ from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.files.service import FilesService
 from gharart_core.identity.service import IdentityService
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
@@ -68,10 +69,16 @@ def mailer_from_settings(settings: Settings) -> Any:
     if settings.smtp_url:
         from adapters.mail.smtp import SmtpMailer
 
-        return SmtpMailer.from_url(settings.smtp_url)
+        return SmtpMailer.from_url(settings.smtp_url, sender=settings.mail_from)
     from adapters.mail.eml import EmlOutbox
 
     return EmlOutbox(settings.outbox_dir)
+
+
+def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: Any, uow_factory: Any,
+                       settings: Settings) -> FilesService:
+    return FilesService(clock, ids, tokens, store, mailer, uow_factory, max_file_bytes=settings.max_file_bytes,
+                        retention_s=settings.file_retention_s, public_url=settings.public_url)
 
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
@@ -112,6 +119,9 @@ class Container(containers.DeclarativeContainer):
         SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
         replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
         limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
+
+    files_service = providers.Singleton(make_files_service, clock, ids, tokens, object_store, mailer, uow_factory,
+                                        settings)
 
 
 class SqlGateways(containers.DeclarativeContainer):
