@@ -175,23 +175,26 @@ class DocsEdgeService:
         caller = Caller(email=email.lower() if email else None, role=member.role if member else None)
         return _Reader(caller, user_id, credential_id)
 
-    async def read(self, uow: DocsUoW, handle: str, raw_path: object, *, principal: Principal | None = None,
+    async def read(self, handle: str, raw_path: object, *, principal: Principal | None = None,
                    session_secret: str | None = None, share_token: str | None = None,
                    request_id: str | None = None) -> EdgeRead:
         """Decide and audit one read. Anonymous denials are 404, signed-in ones 403 ``docs_access_denied``.
 
-        The audit entry is written in its own unit of work, so denials (whose request rolls back)
-        are recorded too.
+        Reads use a unit of work of their own, and the audit entry is committed in another one
+        before the answer is known, so denials (whose request rolls back) are recorded too.
         """
         path = normalize_path(raw_path if raw_path not in (None, "") else "/")
         not_found = NotFound("page_not_found", "No such page.")
-        if not HANDLE_RE.match(handle) or await uow.identity.get_handle(handle) is None:
+        if not HANDLE_RE.match(handle):
             raise not_found
-        reader = await self._reader(uow, handle, principal, session_secret, share_token)
-        policy: Policy = await uow.docs.get_policy(handle) or Policy()
-        compiled = CompiledPolicy(policy)
-        decision = compiled.evaluate(path, reader.caller)
-        page = await uow.docs.get_page(handle, path) if decision.allowed else None
+        async with self.uow_factory(write=False) as uow:
+            if await uow.identity.get_handle(handle) is None:
+                raise not_found
+            reader = await self._reader(uow, handle, principal, session_secret, share_token)
+            policy: Policy = await uow.docs.get_policy(handle) or Policy()
+            compiled = CompiledPolicy(policy)
+            decision = compiled.evaluate(path, reader.caller)
+            page = await uow.docs.get_page(handle, path) if decision.allowed else None
         await self._audit_read(handle, path, page, decision, reader, request_id)
         if not decision.allowed:
             if reader.caller.is_anonymous:
