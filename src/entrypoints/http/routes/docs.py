@@ -113,10 +113,9 @@ async def put_page(handle: str, path: str, ctx: RequestContext) -> Response[Any]
 
 
 @delete(f"{_BASE}/pages/{{path:path}}", status_code=204)
-async def delete_page(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
+async def delete_page(handle: str, path: str, ctx: RequestContext) -> None:
     access = await ctx.access(handle)
     await _docs(ctx).delete_page(ctx.uow, access, _raw_tail(ctx, "/internal-docs/pages/", path))
-    return ctx.respond(None, status=204)
 
 
 @get(f"{_BASE}/pages/{{path:path}}")
@@ -199,10 +198,9 @@ async def list_shares(handle: str, ctx: RequestContext) -> Response[Any]:
 
 
 @delete(f"{_BASE}/shares/{{share_id:str}}", status_code=204)
-async def revoke_share(handle: str, share_id: str, ctx: RequestContext) -> Response[Any]:
+async def revoke_share(handle: str, share_id: str, ctx: RequestContext) -> None:
     access = await ctx.access(handle)
     await _edge(ctx).revoke_share(ctx.uow, access, share_id)
-    return ctx.respond(None, status=204)
 
 
 # -- the edge ----------------------------------------------------------------------------------------
