@@ -10,8 +10,17 @@ import pytest
 
 BASE = "/v2/handles/acme/internal-docs"
 CONF = {"content": "# Pricing\nsecret", "contentType": "text/markdown", "classification": "confidential"}
-PERMISSIVE = {"rules": [{"id": "partners-all", "pathPrefix": "/", "effect": "allow",
-                         "principals": {"emailDomains": ["partner.com"]}, "description": "media kit"}]}
+PERMISSIVE = {
+    "rules": [
+        {
+            "id": "partners-all",
+            "pathPrefix": "/",
+            "effect": "allow",
+            "principals": {"emailDomains": ["partner.com"]},
+            "description": "media kit",
+        }
+    ]
+}
 
 
 async def setup(h: Any) -> dict[str, str]:
@@ -20,8 +29,11 @@ async def setup(h: Any) -> dict[str, str]:
     editor = await h.add_member("acme", owner, "editor@acme.com", "editor")
     r = await h.client.put(f"{BASE}/pages/confidential/pricing.md", json=CONF, headers=h.auth(owner))
     assert r.status_code == 201, r.text
-    r = await h.client.put(f"{BASE}/pages/kit/brand.md", json={"content": "kit", "classification": "public"},
-                           headers=h.auth(owner))
+    r = await h.client.put(
+        f"{BASE}/pages/kit/brand.md",
+        json={"content": "kit", "classification": "public"},
+        headers=h.auth(owner),
+    )
     assert r.status_code == 201
     return {"owner": owner, "viewer": viewer, "editor": editor, "conf": (await _page_id(h, owner))}
 
@@ -40,13 +52,19 @@ async def test_pages_upload_list_replace_delete(harness):
     body = r.json()
     assert body["id"].startswith("pg_") and body["classification"] == "internal" and body["size"] == 5
     assert set(body) == {"id", "path", "classification", "contentType", "size", "updatedAt"}
-    r = await h.client.put(f"{BASE}/pages/handbook/onboarding.md",
-                           json={"content": "hello again", "classification": "public"}, headers=owner)
+    r = await h.client.put(
+        f"{BASE}/pages/handbook/onboarding.md",
+        json={"content": "hello again", "classification": "public"},
+        headers=owner,
+    )
     assert r.status_code == 200 and r.json()["id"] == body["id"] and r.json()["size"] == 11
     r = await h.client.get(f"{BASE}/pages", headers=h.auth(t["viewer"]))
     assert r.status_code == 200
-    assert [p["path"] for p in r.json()["items"]] == ["/confidential/pricing.md", "/handbook/onboarding.md",
-                                                      "/kit/brand.md"]
+    assert [p["path"] for p in r.json()["items"]] == [
+        "/confidential/pricing.md",
+        "/handbook/onboarding.md",
+        "/kit/brand.md",
+    ]
     assert r.json()["nextCursor"] is None
     r = await h.client.get(f"{BASE}/pages?limit=1&classification=confidential", headers=owner)
     assert [p["path"] for p in r.json()["items"]] == ["/confidential/pricing.md"]
@@ -63,12 +81,18 @@ async def test_page_bad_input(harness):
     h = harness
     t = await setup(h)
     owner = h.auth(t["owner"])
-    r = await h.client.put(f"{BASE}/pages/a.md", content=b"{nope", headers={**owner, "Content-Type": "application/json"})
+    r = await h.client.put(
+        f"{BASE}/pages/a.md", content=b"{nope", headers={**owner, "Content-Type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["code"] == "malformed_body"
-    r = await h.client.put(f"{BASE}/pages/a.md", json={"content": 3, "classification": "secret"}, headers=owner)
+    r = await h.client.put(
+        f"{BASE}/pages/a.md", json={"content": 3, "classification": "secret"}, headers=owner
+    )
     assert r.status_code == 422
-    assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {("content", "invalid_type"),
-                                                                      ("classification", "invalid_choice")}
+    assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {
+        ("content", "invalid_type"),
+        ("classification", "invalid_choice"),
+    }
     for bad in ["a%2fb.md", "x/%2e%2e/confidential/pricing.md", "a%5cb", "a%00", "%252e%252e/x"]:
         r = await h.client.put(f"{BASE}/pages/{bad}", json={"content": "x"}, headers=owner)
         assert r.status_code == 422 and r.json()["code"] == "invalid_path", bad
@@ -92,8 +116,16 @@ async def test_policy_versions_and_preconditions(harness):
     r = await h.client.get(f"{BASE}/access", headers=owner)
     assert r.status_code == 200 and r.headers["etag"] == '"1"'
     assert r.json()["version"] == 1 and r.json()["rules"] == [] and r.json()["defaultEffect"] == "deny"
-    staff = {"rules": [{"id": "staff", "pathPrefix": "/", "effect": "allow",
-                        "principals": {"emailDomains": ["acme.com"]}}]}
+    staff = {
+        "rules": [
+            {
+                "id": "staff",
+                "pathPrefix": "/",
+                "effect": "allow",
+                "principals": {"emailDomains": ["acme.com"]},
+            }
+        ]
+    }
     r = await h.client.put(f"{BASE}/access", json=staff, headers=owner)
     assert r.status_code == 428 and r.json()["code"] == "precondition_required"
     r = await h.client.put(f"{BASE}/access", json=staff, headers={**owner, "If-Match": '"7"'})
@@ -102,8 +134,12 @@ async def test_policy_versions_and_preconditions(harness):
     assert r.status_code == 409 and r.json()["code"] == "version_conflict" and r.json()["currentVersion"] == 1
     r = await h.client.put(f"{BASE}/access", json=staff, headers={**owner, "If-Match": '"1"'})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.headers["etag"] == '"2"'
-    assert r.json()["rules"][0]["principals"] == {"roles": [], "emails": [], "emailDomains": ["acme.com"],
-                                                  "anyone": False}
+    assert r.json()["rules"][0]["principals"] == {
+        "roles": [],
+        "emails": [],
+        "emailDomains": ["acme.com"],
+        "anyone": False,
+    }
     r = await h.client.put(f"{BASE}/access", json=staff, headers={**owner, "If-Match": '"1"'})
     assert r.status_code == 412 and r.json()["currentVersion"] == 2
     r = await h.client.get(f"{BASE}/access", headers=h.auth(t["editor"]))
@@ -113,19 +149,34 @@ async def test_policy_versions_and_preconditions(harness):
 async def test_malformed_policies_name_dotted_fields(harness):
     h = harness
     t = await setup(h)
-    body = {"expectedVersion": 1, "defaultEffect": "allow", "rules": [
-        {"id": "a", "pathPrefix": "/x", "effect": "permit", "principals": {"roles": ["boss"]}},
-        {"id": "a", "pathPrefix": "/x/../y", "effect": "allow", "principals": {"emailDomains": ["not a domain"]}},
-        {"pathPrefix": "/z", "effect": "deny", "principals": {}},
-        "nope",
-    ]}
+    body = {
+        "expectedVersion": 1,
+        "defaultEffect": "allow",
+        "rules": [
+            {"id": "a", "pathPrefix": "/x", "effect": "permit", "principals": {"roles": ["boss"]}},
+            {
+                "id": "a",
+                "pathPrefix": "/x/../y",
+                "effect": "allow",
+                "principals": {"emailDomains": ["not a domain"]},
+            },
+            {"pathPrefix": "/z", "effect": "deny", "principals": {}},
+            "nope",
+        ],
+    }
     r = await h.client.put(f"{BASE}/access", json=body, headers=h.auth(t["owner"]))
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
     got = {(e["field"], e["code"]) for e in r.json()["errors"]}
-    assert got == {("defaultEffect", "invalid_choice"), ("rules.0.effect", "invalid_choice"),
-                   ("rules.0.principals.roles.0", "invalid_role"), ("rules.1.id", "duplicate"),
-                   ("rules.1.pathPrefix", "invalid_path"), ("rules.1.principals.emailDomains.0", "invalid_domain"),
-                   ("rules.2.principals", "required"), ("rules.3", "invalid_type")}
+    assert got == {
+        ("defaultEffect", "invalid_choice"),
+        ("rules.0.effect", "invalid_choice"),
+        ("rules.0.principals.roles.0", "invalid_role"),
+        ("rules.1.id", "duplicate"),
+        ("rules.1.pathPrefix", "invalid_path"),
+        ("rules.1.principals.emailDomains.0", "invalid_domain"),
+        ("rules.2.principals", "required"),
+        ("rules.3", "invalid_type"),
+    }
     r = await h.client.put(f"{BASE}/access", json={"expectedVersion": 1}, headers=h.auth(t["owner"]))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "rules"
     r = await h.client.put(f"{BASE}/access", json=[1], headers=h.auth(t["owner"]))
@@ -148,15 +199,20 @@ async def test_break_permissive_rule_refused_then_acknowledged_and_audited(harne
     assert r.status_code == 200
     dry = r.json()
     assert dry["dryRun"] is True and dry["wouldRefuse"] is True and dry["version"] == 1
-    gains = {(g["principal"]["kind"], g["principal"]["value"]): [p["path"] for p in g["pages"]]
-             for g in dry["diff"]["gains"]}
+    gains = {
+        (g["principal"]["kind"], g["principal"]["value"]): [p["path"] for p in g["pages"]]
+        for g in dry["diff"]["gains"]
+    }
     assert gains == {("emailDomain", "partner.com"): ["/confidential/pricing.md", "/kit/brand.md"]}
     assert dry["diff"]["losses"] == []
     assert [f["exposure"] for f in dry["findings"]] == ["external_domain"]
     assert (await h.client.get(f"{BASE}/access", headers=owner)).json()["version"] == 1
     # acknowledged: saved, and the audit log says who accepted which exposure
-    r = await h.client.put(f"{BASE}/access", json={**PERMISSIVE, "expectedVersion": 1,
-                                                   "acknowledgeExposure": [t["conf"]]}, headers=owner)
+    r = await h.client.put(
+        f"{BASE}/access",
+        json={**PERMISSIVE, "expectedVersion": 1, "acknowledgeExposure": [t["conf"]]},
+        headers=owner,
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
     assert r.json()["acknowledgedExposure"] == [t["conf"]]
     r = await h.client.get(f"{BASE}/access", headers=owner)
@@ -168,8 +224,17 @@ async def test_break_permissive_rule_refused_then_acknowledged_and_audited(harne
     update = next(e for e in r.json()["items"] if e["action"] == "docs.policy.update")
     assert (update["beforeVersion"], update["afterVersion"]) == (1, 2)
     # the fix: a deny on /confidential removes the finding and the diff shows the loss
-    fixed = {"rules": [*PERMISSIVE["rules"], {"id": "no-conf", "pathPrefix": "/confidential", "effect": "deny",
-                                              "principals": {"emailDomains": ["partner.com"]}}]}
+    fixed = {
+        "rules": [
+            *PERMISSIVE["rules"],
+            {
+                "id": "no-conf",
+                "pathPrefix": "/confidential",
+                "effect": "deny",
+                "principals": {"emailDomains": ["partner.com"]},
+            },
+        ]
+    }
     r = await h.client.put(f"{BASE}/access?dryRun=true", json=fixed, headers=owner)
     assert r.json()["findings"] == [] and r.json()["wouldRefuse"] is False
     assert r.json()["diff"]["losses"][0]["pages"][0]["path"] == "/confidential/pricing.md"
@@ -180,26 +245,44 @@ async def test_break_permissive_rule_refused_then_acknowledged_and_audited(harne
 async def test_unknown_acknowledged_page_is_422(harness):
     h = harness
     t = await setup(h)
-    r = await h.client.put(f"{BASE}/access", json={**PERMISSIVE, "expectedVersion": 1,
-                                                   "acknowledgeExposure": ["pg_nope"]}, headers=h.auth(t["owner"]))
+    r = await h.client.put(
+        f"{BASE}/access",
+        json={**PERMISSIVE, "expectedVersion": 1, "acknowledgeExposure": ["pg_nope"]},
+        headers=h.auth(t["owner"]),
+    )
     assert r.status_code == 422
-    assert r.json()["errors"] == [{"field": "acknowledgeExposure.0", "code": "page_not_found",
-                                   "message": "no page `pg_nope`"}]
+    assert r.json()["errors"] == [
+        {"field": "acknowledgeExposure.0", "code": "page_not_found", "message": "no page `pg_nope`"}
+    ]
 
 
 async def test_evaluate(harness):
     h = harness
     t = await setup(h)
     owner = h.auth(t["owner"])
-    policy = {"expectedVersion": 1, "rules": [
-        {"id": "kit", "pathPrefix": "/kit", "effect": "allow", "principals": {"anyone": True}},
-        {"id": "conf", "pathPrefix": "/conf", "effect": "allow", "principals": {"roles": ["viewer"]}},
-        {"id": "editors", "pathPrefix": "/confidential", "effect": "allow", "principals": {"roles": ["editor"]}},
-    ]}
+    policy = {
+        "expectedVersion": 1,
+        "rules": [
+            {"id": "kit", "pathPrefix": "/kit", "effect": "allow", "principals": {"anyone": True}},
+            {"id": "conf", "pathPrefix": "/conf", "effect": "allow", "principals": {"roles": ["viewer"]}},
+            {
+                "id": "editors",
+                "pathPrefix": "/confidential",
+                "effect": "allow",
+                "principals": {"roles": ["editor"]},
+            },
+        ],
+    }
     assert (await h.client.put(f"{BASE}/access", json=policy, headers=owner)).status_code == 200
     cases = [
-        ({"path": "/confidential/pricing.md", "principal": {"role": "viewer"}}, ("deny", None, "default_deny")),
-        ({"path": "confidential/pricing.md", "principal": {"role": "admin"}}, ("allow", "editors", "allow_rule")),
+        (
+            {"path": "/confidential/pricing.md", "principal": {"role": "viewer"}},
+            ("deny", None, "default_deny"),
+        ),
+        (
+            {"path": "confidential/pricing.md", "principal": {"role": "admin"}},
+            ("allow", "editors", "allow_rule"),
+        ),
         ({"path": "/kit/brand.md", "principal": {"anonymous": True}}, ("allow", "kit", "allow_rule")),
         ({"path": "/kit/brand.md", "principal": {}}, ("allow", "kit", "allow_rule")),
     ]
@@ -207,14 +290,19 @@ async def test_evaluate(harness):
         r = await h.client.post(f"{BASE}/access/evaluate", json=body, headers=owner)
         assert r.status_code == 200, r.text
         assert (r.json()["effect"], r.json()["matchedRule"], r.json()["reason"]) == (effect, rule, reason)
-    r = await h.client.post(f"{BASE}/access/evaluate", json={"path": "/confidential/pricing.md",
-                                                             "principal": {"role": "admin"}}, headers=owner)
+    r = await h.client.post(
+        f"{BASE}/access/evaluate",
+        json={"path": "/confidential/pricing.md", "principal": {"role": "admin"}},
+        headers=owner,
+    )
     assert r.json()["page"]["pageId"] == t["conf"] and r.json()["path"] == "/confidential/pricing.md"
-    r = await h.client.post(f"{BASE}/access/evaluate", json={"path": "/a/../confidential", "principal": {}},
-                            headers=owner)
+    r = await h.client.post(
+        f"{BASE}/access/evaluate", json={"path": "/a/../confidential", "principal": {}}, headers=owner
+    )
     assert r.status_code == 422 and r.json()["code"] == "invalid_path"
-    r = await h.client.post(f"{BASE}/access/evaluate", json={"path": "/a", "principal": {"role": "boss"}},
-                            headers=owner)
+    r = await h.client.post(
+        f"{BASE}/access/evaluate", json={"path": "/a", "principal": {"role": "boss"}}, headers=owner
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "principal.role"
     r = await h.client.post(f"{BASE}/access/evaluate", json={"path": "/a"}, headers=h.auth(t["viewer"]))
     assert r.status_code == 403
@@ -224,10 +312,18 @@ async def test_edge_anonymous_404_denied_403_allowed_200(harness):
     h = harness
     t = await setup(h)
     owner = h.auth(t["owner"])
-    policy = {"expectedVersion": 1, "rules": [
-        {"id": "kit", "pathPrefix": "/kit", "effect": "allow", "principals": {"anyone": True}},
-        {"id": "editors", "pathPrefix": "/confidential", "effect": "allow", "principals": {"roles": ["editor"]}},
-    ]}
+    policy = {
+        "expectedVersion": 1,
+        "rules": [
+            {"id": "kit", "pathPrefix": "/kit", "effect": "allow", "principals": {"anyone": True}},
+            {
+                "id": "editors",
+                "pathPrefix": "/confidential",
+                "effect": "allow",
+                "principals": {"roles": ["editor"]},
+            },
+        ],
+    }
     assert (await h.client.put(f"{BASE}/access", json=policy, headers=owner)).status_code == 200
     r = await h.client.get("/_edge/docs/acme/confidential/pricing.md")
     assert r.status_code == 404 and r.json()["code"] == "page_not_found"
@@ -249,7 +345,9 @@ async def test_edge_anonymous_404_denied_403_allowed_200(harness):
     assert r.status_code == 422
     r = await h.client.get("/_edge/docs/nobody/kit/brand.md")
     assert r.status_code == 404
-    r = await h.client.get("/_edge/docs/acme/kit/brand.md", headers={"Authorization": "Bearer gha_pat_forged"})
+    r = await h.client.get(
+        "/_edge/docs/acme/kit/brand.md", headers={"Authorization": "Bearer gha_pat_forged"}
+    )
     assert r.status_code == 401
 
 
@@ -263,8 +361,7 @@ async def test_edge_decisions_are_audited_even_denials(any_harness):
     assert r.status_code == 404
     r = await h.client.get("/v2/handles/acme/audit-log?action=docs.read", headers=h.auth(t["owner"]))
     reads = r.json()["items"]
-    if hasattr(h.container, "state") and not any(
-            e["requestId"] == denied_request for e in reads):
+    if hasattr(h.container, "state") and not any(e["requestId"] == denied_request for e in reads):
         pytest.xfail("memory units of work restore their snapshot on rollback, erasing other commits")
     assert any(e["requestId"] == denied_request for e in reads)
     assert all(e["action"] == "docs.read" for e in reads) and len(reads) >= 2
@@ -273,8 +370,17 @@ async def test_edge_decisions_are_audited_even_denials(any_harness):
 async def test_session_cookie(harness):
     h = harness
     t = await setup(h)
-    policy = {"expectedVersion": 1, "rules": [
-        {"id": "editors", "pathPrefix": "/confidential", "effect": "allow", "principals": {"roles": ["editor"]}}]}
+    policy = {
+        "expectedVersion": 1,
+        "rules": [
+            {
+                "id": "editors",
+                "pathPrefix": "/confidential",
+                "effect": "allow",
+                "principals": {"roles": ["editor"]},
+            }
+        ],
+    }
     assert (await h.client.put(f"{BASE}/access", json=policy, headers=h.auth(t["owner"]))).status_code == 200
     r = await h.client.post(f"{BASE}/session")
     assert r.status_code == 401
@@ -299,11 +405,23 @@ async def test_partner_share_link(harness):
     h = harness
     t = await setup(h)
     owner = h.auth(t["owner"])
-    policy = {"expectedVersion": 1, "rules": [
-        {"id": "partner-kit", "pathPrefix": "/kit", "effect": "allow", "principals": {"emails": ["pat@partner.com"]}}]}
+    policy = {
+        "expectedVersion": 1,
+        "rules": [
+            {
+                "id": "partner-kit",
+                "pathPrefix": "/kit",
+                "effect": "allow",
+                "principals": {"emails": ["pat@partner.com"]},
+            }
+        ],
+    }
     assert (await h.client.put(f"{BASE}/access", json=policy, headers=owner)).status_code == 200
-    r = await h.client.post(f"{BASE}/shares", json={"email": "Pat@Partner.com", "path": "/kit/brand.md",
-                                                    "note": "media kit"}, headers=owner)
+    r = await h.client.post(
+        f"{BASE}/shares",
+        json={"email": "Pat@Partner.com", "path": "/kit/brand.md", "note": "media kit"},
+        headers=owner,
+    )
     assert r.status_code == 201, r.text
     share = r.json()
     assert share["id"].startswith("shr_") and share["email"] == "pat@partner.com" and "token" not in share

@@ -27,15 +27,29 @@ from gharart_core.shared.ids import SequentialIds
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PATHS = ["/a", "/a/b", "/conf/x", "/confidential/y", "/handbook/z"]
-RULE = st.fixed_dictionaries({
-    "pathPrefix": st.sampled_from(["/", "/a", "/conf", "/confidential", "/handbook"]),
-    "effect": st.sampled_from(["allow", "deny"]),
-    "principals": st.sampled_from([{"anyone": True}, {"roles": ["viewer"]}, {"roles": ["editor"]},
-                                   {"emailDomains": ["partner.com"]}, {"emails": ["p@partner.com"]},
-                                   {"emailDomains": ["acme.com"]}]),
-})
-ACCESS = HandleAccess(Principal("usr_o", "o@acme.com", frozenset({"docs:read", "docs:admin"}), "pat_1"),
-                      "acme", "acc_1", Role.OWNER, "req_1")
+RULE = st.fixed_dictionaries(
+    {
+        "pathPrefix": st.sampled_from(["/", "/a", "/conf", "/confidential", "/handbook"]),
+        "effect": st.sampled_from(["allow", "deny"]),
+        "principals": st.sampled_from(
+            [
+                {"anyone": True},
+                {"roles": ["viewer"]},
+                {"roles": ["editor"]},
+                {"emailDomains": ["partner.com"]},
+                {"emails": ["p@partner.com"]},
+                {"emailDomains": ["acme.com"]},
+            ]
+        ),
+    }
+)
+ACCESS = HandleAccess(
+    Principal("usr_o", "o@acme.com", frozenset({"docs:read", "docs:admin"}), "pat_1"),
+    "acme",
+    "acc_1",
+    Role.OWNER,
+    "req_1",
+)
 
 
 class DocsAdapters(RuleBasedStateMachine):
@@ -48,8 +62,10 @@ class DocsAdapters(RuleBasedStateMachine):
         self.db = Database(url)
         state, mem, sql = MemoryState(), memory_factories(), sql_factories()
         self.sides = []
-        for make in (lambda w=True: MemoryUnitOfWork(state, mem, write=w),
-                     lambda w=True: SqlUnitOfWork(self.db, sql, write=w)):
+        for make in (
+            lambda w=True: MemoryUnitOfWork(state, mem, write=w),
+            lambda w=True: SqlUnitOfWork(self.db, sql, write=w),
+        ):
             svc = DocsService(FakeClock(T0), SequentialIds(), MemoryObjectStore())
             self.sides.append((make, svc))
             self.run(self._seed(make))
@@ -69,6 +85,7 @@ class DocsAdapters(RuleBasedStateMachine):
     def both(self, op):
         outcomes = []
         for make, svc in self.sides:
+
             async def go(make=make, svc=svc):
                 async with make() as uow:
                     try:
@@ -78,14 +95,18 @@ class DocsAdapters(RuleBasedStateMachine):
                         return ("error", exc.code, tuple(e.field for e in exc.errors))
                     await uow.commit()
                     return ("ok", result)
+
             outcomes.append(self.run(go()))
         assert outcomes[0] == outcomes[1], outcomes
         return outcomes[0]
 
     @rule(path=st.sampled_from(PATHS), klass=st.sampled_from(["public", "internal", "confidential"]))
     def put_page(self, path, klass):
-        self.both(lambda uow, svc: _page_out(svc.put_page(uow, ACCESS, path, {"content": path,
-                                                                             "classification": klass})))
+        self.both(
+            lambda uow, svc: _page_out(
+                svc.put_page(uow, ACCESS, path, {"content": path, "classification": klass})
+            )
+        )
 
     @rule(path=st.sampled_from(PATHS))
     def delete_page(self, path):
@@ -99,19 +120,31 @@ class DocsAdapters(RuleBasedStateMachine):
             if ack:
                 body["acknowledgeExposure"] = sorted(pages.values())
             res = await svc.put_policy(uow, ACCESS, body, dry_run=dry)
-            return (res.saved, res.proposed.version, sorted(f.page.path for f in res.findings),
-                    [(c.witness.describe()["kind"], [p.path for p in c.gained], [p.path for p in c.lost])
-                     for c in res.changes])
+            return (
+                res.saved,
+                res.proposed.version,
+                sorted(f.page.path for f in res.findings),
+                [
+                    (c.witness.describe()["kind"], [p.path for p in c.gained], [p.path for p in c.lost])
+                    for c in res.changes
+                ],
+            )
+
         out = self.both(op)
         if out[0] == "ok" and out[1][0]:
             self.version_seen = out[1][1]
 
-    @rule(path=st.sampled_from(PATHS), who=st.sampled_from([{"anonymous": True}, {"role": "viewer"},
-                                                             {"email": "p@partner.com"}, {"role": "admin"}]))
+    @rule(
+        path=st.sampled_from(PATHS),
+        who=st.sampled_from(
+            [{"anonymous": True}, {"role": "viewer"}, {"email": "p@partner.com"}, {"role": "admin"}]
+        ),
+    )
     def evaluate(self, path, who):
         async def op(uow, svc):
             p, d, _, page = await svc.evaluate(uow, ACCESS, {"path": path, "principal": who})
             return (p, d.effect.value, d.matched_rule, d.reason.value, page is not None)
+
         self.both(op)
 
     @invariant()
@@ -119,8 +152,13 @@ class DocsAdapters(RuleBasedStateMachine):
         async def op(uow, svc):
             policy, findings = await svc.get_policy(uow, ACCESS)
             listed = await svc.list_pages(uow, ACCESS, limit=500)
-            return (policy.version, policy.rules, [(f.page.path, f.exposure) for f in findings],
-                    [(p.path, p.classification, p.size) for p in listed.items])
+            return (
+                policy.version,
+                policy.rules,
+                [(f.page.path, f.exposure) for f in findings],
+                [(p.path, p.classification, p.size) for p in listed.items],
+            )
+
         self.both(op)
 
     def teardown(self):

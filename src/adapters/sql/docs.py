@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -95,7 +96,9 @@ def policy_to_json(policy: Policy) -> str:
     return json.dumps([_rule_to_json(r) for r in policy.rules], separators=(",", ":"))
 
 
+@lru_cache(maxsize=256)
 def policy_from_json(text: str) -> tuple[Rule, ...]:
+    """Parsed rules; cached by text, so the edge's compiled-policy cache sees the same tuple."""
     return tuple(_rule_from_json(d) for d in json.loads(text))
 
 
@@ -137,7 +140,8 @@ class SqlDocs(SqlRepository):
             await self.execute(docs_pages.insert().values(**row))
 
     async def delete_page(self, handle: str, path: str) -> None:
-        await self.execute(docs_pages.delete().where(docs_pages.c.handle == handle, docs_pages.c.path == path))
+        await self.execute(docs_pages.delete().where(docs_pages.c.handle == handle,
+                                                     docs_pages.c.path == path))
 
     async def list_pages(self, handle: str, *, prefix: str | None, classification: Classification | None,
                          after: str | None, limit: int) -> Sequence[DocPage]:
@@ -213,7 +217,8 @@ class SqlDocs(SqlRepository):
             share_id=session.share_id, email=session.email))
 
     async def session_by_hash(self, token_hash: str) -> DocSession | None:
-        r = (await self.execute(sa.select(docs_sessions).where(docs_sessions.c.token_hash == token_hash))).first()
+        q = sa.select(docs_sessions).where(docs_sessions.c.token_hash == token_hash)
+        r = (await self.execute(q)).first()
         return _session(r) if r else None
 
 

@@ -58,6 +58,19 @@ class DocsEdgeService:
         self.mailer = mailer
         self.uow_factory = uow_factory
         self.public_url = public_url
+        self._compiled: dict[str, CompiledPolicy] = {}
+
+    def _compile(self, handle: str, policy: Policy) -> CompiledPolicy:
+        """Reuse the prefix index while the stored rules are the very same value."""
+        cached = self._compiled.get(handle)
+        if (cached is not None and cached.policy.version == policy.version
+                and cached.policy.rules is policy.rules):
+            return cached
+        compiled = CompiledPolicy(policy)
+        if len(self._compiled) > 1024:
+            self._compiled.clear()
+        self._compiled[handle] = compiled
+        return compiled
 
     # -- sessions ------------------------------------------------------------
     async def create_session(self, uow: DocsUoW, principal: Principal, handle: str,
@@ -188,11 +201,13 @@ class DocsEdgeService:
         if not HANDLE_RE.match(handle):
             raise not_found
         async with self.uow_factory(write=False) as uow:
-            if await uow.identity.get_handle(handle) is None:
+            stored = await uow.docs.get_policy(handle)
+            # a stored policy implies the handle exists; otherwise ask (one query fewer per read)
+            if stored is None and await uow.identity.get_handle(handle) is None:
                 raise not_found
             reader = await self._reader(uow, handle, principal, session_secret, share_token)
-            policy: Policy = await uow.docs.get_policy(handle) or Policy()
-            compiled = CompiledPolicy(policy)
+            policy: Policy = stored or Policy()
+            compiled = self._compile(handle, policy)
             decision = compiled.evaluate(path, reader.caller)
             page = await uow.docs.get_page(handle, path) if decision.allowed else None
         await self._audit_read(handle, path, page, decision, reader, request_id)
