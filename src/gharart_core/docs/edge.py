@@ -209,7 +209,7 @@ class DocsEdgeService:
             policy: Policy = stored or Policy()
             compiled = self._compile(handle, policy)
             decision = compiled.evaluate(path, reader.caller)
-            page = await uow.docs.get_page(handle, path) if decision.allowed else None
+            page = await uow.docs.get_page(handle, path)  # looked up either way: the audit target
         await self._audit_read(handle, path, page, decision, reader, request_id)
         if not decision.allowed:
             if reader.caller.is_anonymous:

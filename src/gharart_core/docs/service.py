@@ -26,7 +26,8 @@ from ..shared.ids import IdGenerator
 from ..shared.pagination import Page, decode_cursor, encode_cursor, validate_limit
 from ..shared.ports import ObjectStore
 from ..shared.tokens import sha256_hex
-from .lint import AccessChange, Finding, access_diff, lint
+from .check import PolicyWrite, check_policy
+from .lint import Finding, lint
 from .model import Caller, Classification, Decision, DocPage, Policy
 from .parse import parse_caller, parse_policy_body
 from .paths import normalize_path
@@ -39,19 +40,6 @@ __all__ = ["DEFAULT_CONTENT_TYPE", "DocsService", "PolicyWrite", "internal_domai
 DEFAULT_CONTENT_TYPE = "text/markdown; charset=utf-8"
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
                            r"(?:\s*;\s*[A-Za-z0-9_.-]+=[A-Za-z0-9_.\"-]+){0,4}$")
-
-
-@attrs.frozen
-class PolicyWrite:
-    """Outcome of a policy PUT (saved) or dry run (not saved)."""
-
-    current: Policy
-    proposed: Policy
-    saved: bool
-    findings: tuple[Finding, ...]
-    changes: tuple[AccessChange, ...]
-    unacknowledged: tuple[str, ...]  # exposed page ids the body did not acknowledge
-    acknowledged: tuple[str, ...]
 
 
 async def internal_domains_for(uow: DocsUoW, handle: str, configured: Iterable[str]) -> tuple[str, ...]:
@@ -201,14 +189,8 @@ class DocsService:
         domains = await internal_domains_for(uow, access.handle, self.internal_domains)
         proposed = Policy(version=current.version + 1, rules=draft.rules, default_effect=draft.default_effect,
                           updated_at=self.clock.now(), updated_by=access.actor_id)
-        compiled = CompiledPolicy(proposed)
-        findings = tuple(lint(compiled, pages, domains))
-        changes = tuple(access_diff(current, proposed, pages, domains))
-        exposed = list(dict.fromkeys(f.page.id for f in findings))
-        acked = set(draft.acknowledge)
-        unacked = tuple(pid for pid in exposed if pid not in acked)
-        result = PolicyWrite(current, proposed, False, findings, changes, unacked,
-                             tuple(pid for pid in exposed if pid in acked))
+        result = check_policy(current, proposed, draft.acknowledge, pages, domains)
+        findings = result.findings
         if dry_run:
             return result
         self._check_version(current, if_match, draft.expected_version)
@@ -217,8 +199,8 @@ class DocsService:
                    for i, pid in enumerate(draft.acknowledge) if pid not in page_ids]
         if unknown:
             raise ValidationFailed(detail="acknowledgeExposure names unknown pages.", errors=unknown)
-        if unacked:
-            self._refuse(proposed, findings, unacked)
+        if result.unacknowledged:
+            self._refuse(proposed, findings, result.unacknowledged)
         if not await uow.docs.save_policy(access.handle, proposed, expected=current.version):
             latest = await self.current_policy(uow, access.handle)
             raise Conflict("version_conflict", "The policy changed meanwhile.",
