@@ -19,6 +19,8 @@ from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.docs.edge import DocsEdgeService
+from gharart_core.docs.service import DocsService
 from gharart_core.identity.service import IdentityService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
@@ -71,6 +73,18 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
+def _docs_providers(object_store: Any, mailer: Any, uow_factory: Any) -> tuple[Any, Any]:
+    """Docs services, declared on each adapter set: base-class providers would keep pointing at the
+    base's ``Dependency`` placeholders instead of the subclass's object store and unit of work."""
+    c = Container
+    return (
+        providers.Singleton(DocsService, c.clock, c.ids, object_store,
+                            internal_domains=c.settings.provided.internal_domains),
+        providers.Singleton(DocsEdgeService, c.clock, c.ids, c.tokens, object_store, mailer, uow_factory,
+                            public_url=c.settings.provided.public_url),
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Provider names shared by every adapter set."""
 
@@ -94,6 +108,7 @@ class SqlContainer(Container):
     uow_factory = providers.Singleton(sql_uow_factory, database)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    docs_service, docs_edge_service = _docs_providers(object_store, mailer, uow_factory)
 
 
 class MemoryContainer(Container):
@@ -101,6 +116,7 @@ class MemoryContainer(Container):
     uow_factory = providers.Singleton(memory_uow_factory, state)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
+    docs_service, docs_edge_service = _docs_providers(object_store, mailer, uow_factory)
 
 
 def build_container(settings: Settings | None = None) -> SqlContainer:
