@@ -73,13 +73,18 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
+def _docs_service(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
+    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
+    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
+                       max_page_bytes=max_page)
+
+
 def _docs_providers(object_store: Any, mailer: Any, uow_factory: Any) -> tuple[Any, Any]:
     """Docs services, declared on each adapter set: base-class providers would keep pointing at the
     base's ``Dependency`` placeholders instead of the subclass's object store and unit of work."""
     c = Container
     return (
-        providers.Singleton(DocsService, c.clock, c.ids, object_store,
-                            internal_domains=c.settings.provided.internal_domains),
+        providers.Singleton(_docs_service, c.settings, c.clock, c.ids, object_store),
         providers.Singleton(DocsEdgeService, c.clock, c.ids, c.tokens, object_store, mailer, uow_factory,
                             public_url=c.settings.provided.public_url),
     )

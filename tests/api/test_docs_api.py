@@ -446,3 +446,16 @@ async def test_partner_share_link(harness):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "email"
     r = await h.client.post(f"{BASE}/shares", json={"email": "a@b.com"}, headers=h.auth(t["editor"]))
     assert r.status_code == 403
+
+
+async def test_page_size_limit_and_bad_dry_run_flag():
+    from entrypoints.harness import make_harness
+
+    async with make_harness(extra={"GHARART_DOCS_MAX_PAGE_BYTES": "8"}) as h:
+        owner = h.auth(await h.create_owner("acme", "owner@acme.com"))
+        r = await h.client.put(f"{BASE}/pages/a.md", json={"content": "12345678"}, headers=owner)
+        assert r.status_code == 201
+        r = await h.client.put(f"{BASE}/pages/a.md", json={"content": "123456789"}, headers=owner)
+        assert r.status_code == 413 and r.json()["code"] == "body_too_large"
+        r = await h.client.put(f"{BASE}/access?dryRun=maybe", json={"rules": []}, headers=owner)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "dryRun"

@@ -20,7 +20,7 @@ from ..shared.ports import Mailer, MailMessage, ObjectStore
 from ..shared.tokens import TokenSource, constant_time_equals, sha256_hex
 from .model import Caller, Classification, Decision, DocPage, DocSession, DocShare, Policy
 from .parse import parse_email
-from .paths import normalize_path
+from .paths import InvalidPath, normalize_path
 from .ports import DocsUoW
 from .rules import CompiledPolicy
 
@@ -102,7 +102,10 @@ class DocsEdgeService:
                                      "an email address"))
         path = "/"
         if body.get("path") is not None:
-            path = normalize_path(body.get("path"))
+            try:
+                path = normalize_path(body.get("path"))
+            except InvalidPath as exc:
+                errors.extend(exc.errors)
         now = self.clock.now()
         expires_at = None
         if body.get("expiresAt") is not None:

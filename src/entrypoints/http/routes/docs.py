@@ -19,6 +19,7 @@ from gharart_core.docs.lint import Finding
 from gharart_core.docs.model import Caller, Decision, DocPage, DocShare, Policy, Rule
 from gharart_core.docs.report import changes_summary, exposed_pages, finding_summary, page_ref
 from gharart_core.docs.service import DocsService, PolicyWrite
+from gharart_core.shared.errors import FieldError, ValidationFailed
 
 from ..context import RequestContext
 from ..render import page, parse_limit, ts
@@ -97,15 +98,21 @@ def _edge(ctx: RequestContext) -> DocsEdgeService:
     return ctx.container.docs_edge_service()  # type: ignore[no-any-return]
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes")
+def _flag(value: str | None, name: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise ValidationFailed(errors=[FieldError(name, "invalid_type", "true or false")])
 
 
 # -- pages -------------------------------------------------------------------------------------------
 @put(f"{_BASE}/pages/{{path:path}}", status_code=200)
 async def put_page(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
     """Create or replace a doc page: JSON `{content, contentType?, classification?, encoding?}`."""
-    body = await ctx.json()
+    limit = max(ctx.settings.max_json_bytes, _docs(ctx).max_page_bytes * 4 // 3 + 65536)  # base64 + JSON
+    body = await ctx.json(max_bytes=limit)
     access = await ctx.access(handle)
     raw = _raw_tail(ctx, "/internal-docs/pages/", path)
     doc, created = await _docs(ctx).put_page(ctx.uow, access, raw, body)
@@ -148,7 +155,7 @@ async def put_access(handle: str, ctx: RequestContext,
     """Replace the policy (If-Match or expectedVersion). `?dryRun=true` answers the diff and saves nothing."""
     body = await ctx.json()
     access = await ctx.access(handle)
-    dry = _flag(dry_run)
+    dry = _flag(dry_run, "dryRun")
     result = await _docs(ctx).put_policy(ctx.uow, access, body, if_match=ctx.if_match(), dry_run=dry)
     version = result.proposed.version if result.saved else result.current.version
     return ctx.respond(render_write(result), etag=version)
