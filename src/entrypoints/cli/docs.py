@@ -24,11 +24,16 @@ from gharart_core.docs.paths import normalize_path
 from gharart_core.docs.report import changes_summary, exposed_pages, finding_summary
 from gharart_core.shared.errors import DomainError
 
-__all__ = ["app", "run_check"]
+from .common import JsonOpt, TokenOpt, UrlOpt, api, print_json, run
+from .common import check as check_response
+
+__all__ = ["app", "parse_principal", "run_check"]
 
 app = typer.Typer(help="Internal docs: pages and the access policy.", no_args_is_help=True)
 policy_app = typer.Typer(help="Access policy tools.", no_args_is_help=True)
+pages_app = typer.Typer(help="Doc pages.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(pages_app, name="pages")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -213,3 +218,155 @@ def _print(result: PolicyWrite) -> None:
         )
     else:
         console.print("[green]Would be accepted.[/green]")
+
+
+# -- online commands (through the API: a server with --url, or in-process on the local store) --------
+HandleOpt = typer.Option(..., "--handle", help="The handle.")
+
+
+def parse_principal(text: str) -> dict[str, Any]:
+    """`anonymous`, `role:viewer` (or just `viewer`), `email:pat@partner.com` (or just the address)."""
+    value = text.strip()
+    kind, _, rest = value.partition(":")
+    if value.lower() in ("anonymous", "anyone"):
+        return {"anonymous": True}
+    if kind == "role":
+        return {"role": rest}
+    if kind == "email":
+        return {"email": rest}
+    if "@" in value:
+        return {"email": value}
+    if value.lower() in ("viewer", "editor", "admin", "owner"):
+        return {"role": value.lower()}
+    raise typer.BadParameter("--as takes anonymous, role:NAME or email:ADDRESS")
+
+
+@policy_app.command("apply")
+def apply(
+    file: Path = typer.Argument(..., help="The policy body (rules, acknowledgeExposure)."),
+    handle: str = HandleOpt,
+    expect: int | None = typer.Option(
+        None, "--expect", help="The version you reviewed (default: the current one)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the diff and findings; save nothing."),
+    token: str | None = TokenOpt,
+    url: str | None = UrlOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Replace the access policy (refused with policy_too_permissive unless exposures are acknowledged)."""
+    body = _load_json(file)
+
+    async def go() -> Any:
+        async with api(token, url) as client:
+            base = f"/v2/handles/{handle}/internal-docs/access"
+            version = expect
+            if version is None and not dry_run:
+                version = check_response(await client.get(base), as_json=as_json)["version"]
+            headers = {"If-Match": f'"{version}"'} if version is not None else {}
+            params = {"dryRun": "true"} if dry_run else {}
+            return check_response(
+                await client.put(base, json=body, headers=headers, params=params), as_json=as_json
+            )
+
+    result = run(go())
+    if as_json:
+        print_json(result)
+        return
+    console = Console()
+    verb = "Would save" if dry_run else "Saved"
+    console.print(
+        f"{verb} version {result.get('proposedVersion', result['version'])}: "
+        f"{len(result['rules'])} rules, {len(result['findings'])} findings."
+    )
+    for f in result["findings"]:
+        console.print(f"  [yellow]{f['message']}[/yellow]")
+    if dry_run and result.get("wouldRefuse"):
+        console.print(
+            "[red]Would be refused[/red]: acknowledge " + ", ".join(result["unacknowledgedPageIds"])
+        )
+
+
+@app.command("evaluate")
+def evaluate(
+    path: str = typer.Argument(..., help="The doc path, e.g. /confidential/pricing.md."),
+    handle: str = HandleOpt,
+    who: str = typer.Option(..., "--as", help="anonymous | role:viewer | email:pat@partner.com"),
+    token: str | None = TokenOpt,
+    url: str | None = UrlOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Who can read PATH? The live policy's decision for one principal."""
+    principal = parse_principal(who)
+
+    async def go() -> Any:
+        async with api(token, url) as client:
+            return check_response(
+                await client.post(
+                    f"/v2/handles/{handle}/internal-docs/access/evaluate",
+                    json={"path": path, "principal": principal},
+                ),
+                as_json=as_json,
+            )
+
+    d = run(go())
+    if as_json:
+        print_json(d)
+        return
+    colour = "green" if d["effect"] == "allow" else "red"
+    Console().print(
+        f"[{colour}]{d['effect']}[/{colour}] {d['path']} ({d['reason']}, rule {d['matchedRule']})"
+    )
+
+
+@pages_app.command("upload")
+def upload(
+    directory: Path = typer.Argument(..., exists=True, file_okay=False, help="A directory tree of pages."),
+    handle: str = HandleOpt,
+    prefix: str = typer.Option("/", "--prefix", help="Where the tree goes, e.g. /handbook."),
+    classification: str = typer.Option(
+        "internal", "--classification", help="public | internal | confidential"
+    ),
+    token: str | None = TokenOpt,
+    url: str | None = UrlOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Upload every file under DIRECTORY as a page (text as UTF-8, anything else base64)."""
+    import base64
+    import mimetypes
+
+    from rich.progress import Progress
+
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    root = "/" + prefix.strip("/")
+
+    async def go() -> list[dict[str, Any]]:
+        done = []
+        async with api(token, url) as client:
+            with Progress(disable=as_json) as progress:
+                task = progress.add_task("uploading", total=len(files))
+                for f in files:
+                    rel = f.relative_to(directory).as_posix()
+                    data = f.read_bytes()
+                    ctype = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+                    try:
+                        body: dict[str, Any] = {"content": data.decode("utf-8"), "encoding": "utf-8"}
+                        if f.suffix in (".md", ".markdown"):
+                            ctype = "text/markdown; charset=utf-8"
+                    except UnicodeDecodeError:
+                        body = {"content": base64.b64encode(data).decode(), "encoding": "base64"}
+                    body.update(contentType=ctype, classification=classification)
+                    target = f"{root.rstrip('/')}/{rel}"
+                    done.append(
+                        check_response(
+                            await client.put(f"/v2/handles/{handle}/internal-docs/pages{target}", json=body),
+                            as_json=as_json,
+                        )
+                    )
+                    progress.advance(task)
+        return done
+
+    pages = run(go())
+    if as_json:
+        print_json({"items": pages})
+    else:
+        Console().print(f"Uploaded {len(pages)} pages under {root} ({classification}).")
