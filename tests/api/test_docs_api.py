@@ -83,9 +83,7 @@ async def test_page_bad_input(harness):
         f"{BASE}/pages/a.md", content=b"{nope", headers={**owner, "Content-Type": "application/json"}
     )
     assert r.status_code == 400 and r.json()["code"] == "malformed_body"
-    r = await h.client.put(
-        f"{BASE}/pages/a.md", json={"content": 3, "classification": "secret"}, headers=owner
-    )
+    r = await h.client.put(f"{BASE}/pages/a.md", json={"content": 3, "classification": "secret"}, headers=owner)
     assert r.status_code == 422
     assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {
         ("content", "invalid_type"),
@@ -198,8 +196,7 @@ async def test_break_permissive_rule_refused_then_acknowledged_and_audited(harne
     dry = r.json()
     assert dry["dryRun"] is True and dry["wouldRefuse"] is True and dry["version"] == 1
     gains = {
-        (g["principal"]["kind"], g["principal"]["value"]): [p["path"] for p in g["pages"]]
-        for g in dry["diff"]["gains"]
+        (g["principal"]["kind"], g["principal"]["value"]): [p["path"] for p in g["pages"]] for g in dry["diff"]["gains"]
     }
     assert gains == {("emailDomain", "partner.com"): ["/confidential/pricing.md", "/kit/brand.md"]}
     assert dry["diff"]["losses"] == []
@@ -343,9 +340,7 @@ async def test_edge_anonymous_404_denied_403_allowed_200(harness):
     assert r.status_code == 422
     r = await h.client.get("/_edge/docs/nobody/kit/brand.md")
     assert r.status_code == 404
-    r = await h.client.get(
-        "/_edge/docs/acme/kit/brand.md", headers={"Authorization": "Bearer gha_pat_forged"}
-    )
+    r = await h.client.get("/_edge/docs/acme/kit/brand.md", headers={"Authorization": "Bearer gha_pat_forged"})
     assert r.status_code == 401
 
 
@@ -459,3 +454,31 @@ async def test_page_size_limit_and_bad_dry_run_flag():
         assert r.status_code == 413 and r.json()["code"] == "body_too_large"
         r = await h.client.put(f"{BASE}/access?dryRun=maybe", json={"rules": []}, headers=owner)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "dryRun"
+
+
+async def test_parallel_policy_writes_one_wins(any_harness):
+    import asyncio
+
+    h = any_harness
+    t = await setup(h)
+    owner = h.auth(t["owner"])
+    staff = {"rules": [{"pathPrefix": "/", "effect": "allow", "principals": {"emailDomains": ["acme.com"]}}]}
+    answers = await asyncio.gather(
+        *[h.client.put(f"{BASE}/access", json={**staff, "expectedVersion": 1}, headers=owner) for _ in range(5)]
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409, 409]
+    assert all(r.json()["currentVersion"] == 2 for r in answers if r.status_code == 409)
+
+
+async def test_edge_etag_revalidation(harness):
+    h = harness
+    t = await setup(h)
+    policy = {
+        "expectedVersion": 1,
+        "rules": [{"pathPrefix": "/kit", "effect": "allow", "principals": {"anyone": True}}],
+    }
+    assert (await h.client.put(f"{BASE}/access", json=policy, headers=h.auth(t["owner"]))).status_code == 200
+    r = await h.client.get("/_edge/docs/acme/kit/brand.md")
+    assert r.status_code == 200 and r.headers["etag"]
+    r2 = await h.client.get("/_edge/docs/acme/kit/brand.md", headers={"If-None-Match": r.headers["etag"]})
+    assert r2.status_code == 304 and r2.content == b""

@@ -229,6 +229,9 @@ async def _serve(ctx: RequestContext, handle: str, raw_path: str, token: str | N
     }
     if read.new_session is not None:
         headers["Set-Cookie"] = _cookie(ctx, handle, read.new_session)
+    if ctx.request.headers.get("if-none-match") == headers["ETag"]:
+        del headers["Content-Length"]
+        return Response(content=b"", status_code=304, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
         async for chunk in edge.open_content(doc):
