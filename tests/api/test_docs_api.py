@@ -390,6 +390,12 @@ async def test_session_cookie(harness):
     assert r.status_code == 404
     r = await h.client.post("/v2/handles/nobody/internal-docs/session", headers=h.auth(t["editor"]))
     assert r.status_code == 404
+    stranger = await h.create_user_token("someone@else.com")
+    r = await h.client.post(f"{BASE}/session", headers=h.auth(stranger))
+    assert r.status_code == 404 and r.json()["code"] == "handle_not_found"
+    no_scope = await h.create_user_token("editor@acme.com", ("links:read",))
+    r = await h.client.post(f"{BASE}/session", headers=h.auth(no_scope))
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
 
 
 async def test_partner_share_link(harness):

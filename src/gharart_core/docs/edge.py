@@ -73,20 +73,21 @@ class DocsEdgeService:
         return compiled
 
     # -- sessions ------------------------------------------------------------
-    async def create_session(self, uow: DocsUoW, principal: Principal, handle: str,
-                             request_id: str | None = None) -> tuple[str, DocSession]:
-        """A docs session for a signed-in caller; membership is not required (partners with accounts)."""
-        if not HANDLE_RE.match(handle) or not principal.can_see_handle(handle) \
-                or await uow.identity.get_handle(handle) is None:
-            raise NotFound("handle_not_found", f"Handle `{handle}` was not found.")
-        require_scope(principal, "docs:read")
+    async def create_session(self, uow: DocsUoW, access: HandleAccess) -> tuple[str, DocSession]:
+        """A docs session (the ``gharart_docs`` cookie) for a member reading with ``docs:read``.
+
+        Like every ``/v2/handles/{handle}`` route it is 404 for callers who cannot see the handle;
+        people outside the handle use partner links instead.
+        """
+        authorize(access, Action.DOCS_READ)
+        principal = access.principal
         secret = self.tokens.token(_TOKEN_BYTES)
         now = self.clock.now()
-        session = DocSession(sha256_hex(secret), handle, now + SESSION_TTL, now, user_id=principal.user_id,
-                             credential_id=principal.credential_id, email=principal.email)
+        session = DocSession(sha256_hex(secret), access.handle, now + SESSION_TTL, now,
+                             user_id=principal.user_id, credential_id=principal.credential_id,
+                             email=principal.email)
         await uow.docs.add_session(session)
-        await uow.audit.add(AuditEvent(self.ids.new("aud"), now, principal.user_id, principal.credential_id,
-                                       handle, "docs.session.create", None, request_id))
+        await record(uow, self.clock, self.ids, access, "docs.session.create", None)
         return secret, session
 
     # -- partner links ---------------------------------------------------------

@@ -181,8 +181,8 @@ def _cookie(ctx: RequestContext, handle: str, secret: str) -> str:
 @post(f"{_BASE}/session", status_code=201)
 async def create_session(handle: str, ctx: RequestContext) -> Response[Any]:
     """Exchange the bearer token for the `gharart_docs` cookie used by browsers on `/_edge/docs`."""
-    principal = await ctx.principal()
-    secret, session = await _edge(ctx).create_session(ctx.uow, principal, handle, ctx.request_id)
+    access = await ctx.access(handle)
+    secret, session = await _edge(ctx).create_session(ctx.uow, access)
     return ctx.respond({"handle": handle, "expiresAt": ts(session.expires_at), "cookie": SESSION_COOKIE,
                         "path": f"/_edge/docs/{handle}/"}, status=201,
                        headers={"Set-Cookie": _cookie(ctx, handle, secret), "Cache-Control": "no-store"})
