@@ -338,6 +338,11 @@ async def test_edge_anonymous_404_denied_403_allowed_200(harness):
     assert r.status_code == 422 and r.json()["code"] == "invalid_path"
     r = await h.client.get("/_edge/docs/acme/kit%2f..%2fconfidential/pricing.md")
     assert r.status_code == 422
+    links_only = h.auth(await h.create_user_token("editor@acme.com", ("links:read",)))
+    r = await h.client.get("/_edge/docs/acme/handbook/x.md", headers=links_only)
+    assert r.status_code == 403 and r.json()["code"] == "docs_access_denied"
+    r = await h.client.get("/_edge/docs/acme/confidential/pricing.md", headers=links_only)
+    assert r.status_code == 403 and r.json()["code"] == "insufficient_scope"
     r = await h.client.get("/_edge/docs/nobody/kit/brand.md")
     assert r.status_code == 404
     r = await h.client.get("/_edge/docs/acme/kit/brand.md", headers={"Authorization": "Bearer gha_pat_forged"})

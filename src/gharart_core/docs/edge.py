@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..identity.model import HANDLE_RE, HandleAccess, Principal
-from ..identity.policy import Action, authorize, require_scope
+from ..identity.policy import Action, authorize
 from ..shared.audit import AuditEvent
 from ..shared.audit_helpers import record
 from ..shared.clock import Clock, parse_ts
@@ -46,6 +46,7 @@ class _Reader:
     actor_id: str | None
     credential_id: str | None
     new_session: str | None = None
+    missing_scope: str | None = None  # a bearer token without docs:read
 
 
 class DocsEdgeService:
@@ -170,9 +171,11 @@ class DocsEdgeService:
             share = self._live_share(await uow.docs.share_by_hash(token_hash), handle, token_hash)
             return _Reader(Caller(email=share.email), None, share.id, self.tokens.token(_TOKEN_BYTES))
         if principal is not None:
-            require_scope(principal, "docs:read")
-            return await self._user_reader(uow, handle, principal.user_id, principal.credential_id,
-                                           principal.email, principal.can_see_handle(handle))
+            reader = await self._user_reader(uow, handle, principal.user_id, principal.credential_id,
+                                             principal.email, principal.can_see_handle(handle))
+            if "docs:read" not in principal.scopes:
+                reader = attrs.evolve(reader, missing_scope="docs:read")
+            return reader
         if session_secret:
             session = await uow.docs.session_by_hash(sha256_hex(session_secret))
             if session is not None and session.handle == handle and session.expires_at > self.clock.now():
@@ -220,6 +223,9 @@ class DocsEdgeService:
                 raise not_found
             raise Forbidden("docs_access_denied", "The internal docs policy does not let you read this page.",
                             extra={"reason": decision.reason.value, "matchedRule": decision.matched_rule})
+        if reader.missing_scope is not None:  # a denial stays a denial; an allow still needs the scope
+            raise Forbidden("insufficient_scope", "Reading docs with a token needs the `docs:read` scope.",
+                            extra={"requiredScope": reader.missing_scope})
         if page is None:
             raise not_found
         cacheable = (page.classification is Classification.PUBLIC
@@ -238,7 +244,8 @@ class DocsEdgeService:
                 self.ids.new("aud"), now, reader.actor_id, reader.credential_id, handle, "docs.read",
                 page.id if page is not None else path, request_id,
                 detail=f"{decision.effect.value} {decision.reason.value} rule={decision.matched_rule} "
-                       f"path={path} as={_who(reader.caller)}"))
+                       f"path={path} as={_who(reader.caller)}"
+                       + (f" refused: missing {reader.missing_scope}" if reader.missing_scope else "")))
             await audit_uow.commit()
 
     def open_content(self, page: DocPage) -> AsyncIterator[bytes]:
