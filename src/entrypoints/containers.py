@@ -27,10 +27,11 @@ from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from gharart_core.sites.service import SitesLimits, SitesService
 
 from .settings import Settings
 
-__all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
+__all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
 
 
 def sql_uow_factory(db: Database) -> Callable[..., SqlUnitOfWork]:
@@ -75,37 +76,26 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
-def _docs_service(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
-    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
-    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
-                       max_page_bytes=max_page)
-
-
-def _docs_providers(object_store: Any, mailer: Any, uow_factory: Any) -> tuple[Any, Any]:
-    """Docs services, declared on each adapter set: base-class providers would keep pointing at the
-    base's ``Dependency`` placeholders instead of the subclass's object store and unit of work."""
-    c = Container
-    return (
-        providers.Singleton(_docs_service, c.settings, c.clock, c.ids, object_store),
-        providers.Singleton(DocsEdgeService, c.clock, c.ids, c.tokens, object_store, mailer, uow_factory,
-                            public_url=c.settings.provided.public_url),
-    )
-
-
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
                       fetcher: Any) -> LinksService:
     return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
                         health_timeout_s=settings.health_timeout_s)
 
 
-def _links_provider(uow_factory: Any) -> Any:
-    # declared per adapter set: a base-class provider cannot see the subclass's uow_factory
-    return providers.Singleton(links_service_for, Container.settings, Container.clock, Container.ids,
-                               uow_factory, Container.jobs, Container.fetcher)
+def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
+    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
+    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
+                       max_page_bytes=max_page)
 
 
 class Container(containers.DeclarativeContainer):
-    """Provider names shared by every adapter set."""
+    """Services and the gateway placeholders every adapter set fills.
+
+    ``uow_factory``, ``object_store`` and ``mailer`` are ``Dependency`` providers: the build
+    functions below override them with an adapter set's gateways (``SqlGateways`` or
+    ``MemoryGateways``), and every service declared here sees the override. Services are
+    declared once, here; swapping storage is a settings change.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Any] = providers.Singleton(SystemClock)
@@ -115,40 +105,69 @@ class Container(containers.DeclarativeContainer):
     object_store: providers.Provider[Any] = providers.Dependency()
     mailer: providers.Provider[Any] = providers.Dependency()
     jobs: providers.Provider[Any] = providers.Singleton(InProcessJobRunner)
+    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
 
     identity_service = providers.Singleton(
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
-    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
+
+    links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
+
+    docs_service = providers.Singleton(docs_service_for, settings, clock, ids, object_store)
+    docs_edge_service = providers.Singleton(
+        DocsEdgeService, clock, ids, tokens, object_store, mailer, uow_factory,
+        public_url=settings.provided.public_url)
+
+    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
+    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+    sites_service = providers.Singleton(
+        SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
+        replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
+        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
 
 
-class SqlContainer(Container):
-    database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
+class SqlGateways(containers.DeclarativeContainer):
+    """The embedded default and scale-out adapter set: SQL + filesystem/S3 + .eml outbox or SMTP."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    database = providers.Singleton(Database, url=settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
-    links_service = _links_provider(uow_factory)
-    object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
-    mailer = providers.Singleton(mailer_from_settings, Container.settings)
-    docs_service, docs_edge_service = _docs_providers(object_store, mailer, uow_factory)
+    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store)
+    mailer = providers.Singleton(mailer_from_settings, settings)
 
 
-class MemoryContainer(Container):
+class MemoryGateways(containers.DeclarativeContainer):
+    """The harness's adapter set: everything in process memory."""
+
     state = providers.Singleton(MemoryState)
     uow_factory = providers.Singleton(memory_uow_factory, state)
-    links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
-    docs_service, docs_edge_service = _docs_providers(object_store, mailer, uow_factory)
 
 
-def build_container(settings: Settings | None = None) -> SqlContainer:
+GATEWAY_NAMES = ("uow_factory", "object_store", "mailer")
+
+
+def _wire(container: Any, gateways: Any, extra: tuple[str, ...]) -> Any:
+    for name in GATEWAY_NAMES:
+        getattr(container, name).override(getattr(gateways, name))
+    for name in extra:
+        setattr(container, name, getattr(gateways, name))
+    container.gateways = providers.Object(gateways)
+    return container
+
+
+def build_container(settings: Settings | None = None) -> Any:
+    """The service's container: SQL (SQLite or PostgreSQL) and the configured object store."""
     settings = settings or Settings.from_env()
-    return SqlContainer(settings=settings)
+    return _wire(Container(settings=settings), SqlGateways(settings=settings), ("database",))
 
 
-def build_memory_container(settings: Settings | None = None, **overrides: Any) -> MemoryContainer:
+def build_memory_container(settings: Settings | None = None, **overrides: Any) -> Any:
+    """The harness's container: memory adapters; ``overrides`` replace providers by name."""
     settings = settings or Settings(data_dir=Path("/nonexistent"), object_store="memory://", auto_migrate=False)
-    container = MemoryContainer(settings=settings)
+    container = _wire(Container(settings=settings), MemoryGateways(), ("state",))
     for name, value in overrides.items():
         getattr(container, name).override(providers.Object(value))
     return container
