@@ -20,6 +20,8 @@ from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.docs.edge import DocsEdgeService
+from gharart_core.docs.service import DocsService
 from gharart_core.files.service import FilesService
 from gharart_core.identity.service import IdentityService
 from gharart_core.links.service import LinksService
@@ -87,6 +89,12 @@ def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any
                         health_timeout_s=settings.health_timeout_s)
 
 
+def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
+    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
+    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
+                       max_page_bytes=max_page)
+
+
 class Container(containers.DeclarativeContainer):
     """Services and the gateway placeholders every adapter set fills.
 
@@ -112,6 +120,11 @@ class Container(containers.DeclarativeContainer):
     )
 
     links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
+
+    docs_service = providers.Singleton(docs_service_for, settings, clock, ids, object_store)
+    docs_edge_service = providers.Singleton(
+        DocsEdgeService, clock, ids, tokens, object_store, mailer, uow_factory,
+        public_url=settings.provided.public_url)
 
     # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
     sites_replay_gate: providers.Provider[Any] = providers.Object(None)
