@@ -23,11 +23,15 @@ __all__ = ["LOOKUPS", "RepositoryArtifactDirectory"]
 LOOKUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "link_by_id": (("links", ("get_by_id", "get_link_by_id", "by_id")),),
     "link_by_slug": (("links", ("get", "get_by_slug", "get_link")),),
-    "deployment": (("sites", ("get_deployment", "get_deployment_by_id")),
-                   ("deployments", ("get", "get_deployment"))),
-    "run": (("links", ("get_run", "get_health_run", "get_import_run")),
-            ("intel", ("get_run",)),
-            ("runs", ("get",))),
+    "deployment": (
+        ("sites", ("get_deployment", "get_deployment_by_id")),
+        ("deployments", ("get", "get_deployment")),
+    ),
+    "run": (
+        ("links", ("get_run", "get_health_run", "get_import_run")),
+        ("intel", ("get_run",)),
+        ("runs", ("get",)),
+    ),
     "snapshot": (("intel", ("get_snapshot",)),),
     "binding": (("sites", ("get_binding", "get_function_binding")),),
     "file": (("files", ("get", "get_file")),),
@@ -39,9 +43,15 @@ LOOKUPS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
 }
 
 _RUN_KINDS = {
-    "health": "health_check", "health_check": "health_check", "health-check": "health_check",
-    "healthcheck": "health_check", "import": "import", "bulk_import": "import", "bulk-import": "import",
-    "crawl": "crawl", "replay": "replay",
+    "health": "health_check",
+    "health_check": "health_check",
+    "health-check": "health_check",
+    "healthcheck": "health_check",
+    "import": "import",
+    "bulk_import": "import",
+    "bulk-import": "import",
+    "crawl": "crawl",
+    "replay": "replay",
 }
 _ID_RE = re.compile(r"^([a-z]{2,4})_[0-9A-HJKMNP-TV-Z]{26}$")
 _LINK_PATH_RE = re.compile(r"^(?:https?://[^/]+)?/l/([a-z0-9-]{1,40})/([^/?#\s]+)")
@@ -101,9 +111,15 @@ class RepositoryArtifactDirectory:
         return None
 
     async def _by_id(self, uow: Any, prefix: str, ident: str) -> ArtifactRef | None:
-        simple = {"dep": ("deployment", "deployment"), "snp": ("snapshot", "snapshot"),
-                  "fb": ("binding", "binding"), "fil": ("file", "file"), "shr": ("share", "share"),
-                  "pg": ("page_by_id", "page"), "lnk": ("link_by_id", "link")}
+        simple = {
+            "dep": ("deployment", "deployment"),
+            "snp": ("snapshot", "snapshot"),
+            "fb": ("binding", "binding"),
+            "fil": ("file", "file"),
+            "shr": ("share", "share"),
+            "pg": ("page_by_id", "page"),
+            "lnk": ("link_by_id", "link"),
+        }
         if prefix in simple:
             lookup, kind = simple[prefix]
             obj = await self._lookup(uow, lookup, ident)
@@ -146,5 +162,8 @@ class RepositoryArtifactDirectory:
 
     @staticmethod
     def _can(uow: Any, what: str) -> bool:
-        return any(getattr(getattr(uow, attr, None), name, None) is not None
-                   for attr, methods in LOOKUPS[what] for name in methods)
+        return any(
+            getattr(getattr(uow, attr, None), name, None) is not None
+            for attr, methods in LOOKUPS[what]
+            for name in methods
+        )

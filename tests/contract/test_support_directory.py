@@ -30,12 +30,17 @@ def uow() -> Any:
     link = SimpleNamespace(id=f"lnk_{U}", handle="acme", slug="summer", deleted_at=None)
     gone = SimpleNamespace(id="lnk_x", handle="acme", slug="old", deleted_at="yesterday")
     return SimpleNamespace(
-        links=Repo(get={("acme", "summer"): link, ("acme", "old"): gone}, get_by_id={f"lnk_{U}": link},
-                   get_run={f"run_{U}": SimpleNamespace(handle="acme", kind="health_check")}),
+        links=Repo(
+            get={("acme", "summer"): link, ("acme", "old"): gone},
+            get_by_id={f"lnk_{U}": link},
+            get_run={f"run_{U}": SimpleNamespace(handle="acme", kind="health_check")},
+        ),
         sites=Repo(get_deployment={f"dep_{U}": SimpleNamespace(handle="acme", status="failed")}),
         intel=Repo(get_run={f"run_1{U[1:]}": SimpleNamespace(handle="acme", kind="replay")}),
-        files=Repo(get_file={f"fil_{U}": SimpleNamespace(handle="acme", deleted_at=None)},
-                   get_share={f"shr_{U}": SimpleNamespace(file_id=f"fil_{U}")}),
+        files=Repo(
+            get_file={f"fil_{U}": SimpleNamespace(handle="acme", deleted_at=None)},
+            get_share={f"shr_{U}": SimpleNamespace(file_id=f"fil_{U}")},
+        ),
         docs=Repo(get_page={("acme", "handbook/intro"): SimpleNamespace(handle="acme")}),
         identity=SimpleNamespace(get_handle=_handle),
     )

@@ -20,8 +20,9 @@ from gharart_core.support.service import SupportService
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ALICE = Principal("usr_alice", "alice@example.com", frozenset({"support:write"}), "pat_a")
 BOB = Principal("usr_bob", "bob@example.com", frozenset({"support:write"}), "pat_b")
-OPERATOR = Principal("usr_op", "op@gharart.test", frozenset({"operator", "support:write"}), "pat_o",
-                     is_operator_flag=True)
+OPERATOR = Principal(
+    "usr_op", "op@gharart.test", frozenset({"operator", "support:write"}), "pat_o", is_operator_flag=True
+)
 
 
 class FakeDirectory:
@@ -58,24 +59,38 @@ class FakeDirectory:
 async def env(uow_factory):
     clock = FakeClock(T0)
     outbox = MemoryOutbox()
-    service = SupportService(clock, SequentialIds(), outbox, FakeDirectory(), operator_emails=["op@gharart.test"],
-                             public_url="https://gharart.test")
+    service = SupportService(
+        clock,
+        SequentialIds(),
+        outbox,
+        FakeDirectory(),
+        operator_emails=["op@gharart.test"],
+        public_url="https://gharart.test",
+    )
     async with uow_factory() as uow:
-        for acc, user, email, handle in (("acc_1", "usr_alice", "alice@example.com", "acme"),
-                                         ("acc_2", "usr_bob", "bob@example.com", "globex")):
+        for acc, user, email, handle in (
+            ("acc_1", "usr_alice", "alice@example.com", "acme"),
+            ("acc_2", "usr_bob", "bob@example.com", "globex"),
+        ):
             await uow.identity.add_account(Account(acc, T0))
             await uow.identity.add_user(User(user, email, None, False, T0))
             await uow.identity.add_handle(Handle(handle, acc, T0))
             await uow.identity.upsert_member(Member(handle, email, Role.EDITOR, T0, user))
         await uow.identity.add_user(User("usr_op", "op@gharart.test", None, True, T0))
         for rid, actor, route, status, code in (
-            ("req_fail", "usr_alice", "/v2/handles/{handle}/site-deployments/{deploymentId}/preview", 409,
-             "artifact_missing"),
+            (
+                "req_fail",
+                "usr_alice",
+                "/v2/handles/{handle}/site-deployments/{deploymentId}/preview",
+                409,
+                "artifact_missing",
+            ),
             ("req_bob", "usr_bob", "/v2/handles/{handle}/links/{slug}", 404, "link_not_found"),
             ("req_5xx", "usr_alice", "/v2/handles/{handle}/files", 503, "unavailable"),
         ):
-            await uow.request_log.add(RequestLogEntry(rid, T0, "GET", route, route, status, code, actor,
-                                                      "acme", 3.0))
+            await uow.request_log.add(
+                RequestLogEntry(rid, T0, "GET", route, route, status, code, actor, "acme", 3.0)
+            )
         await uow.commit()
 
     class Env:
@@ -94,13 +109,24 @@ async def file(env, principal: Principal, body: dict[str, Any]):
 
 
 async def test_failing_request_attaches_route_and_code_and_routes_to_sites(env):
-    filed = await file(env, ALICE, {"summary": "Preview 409", "details": "preview says artifact missing",
-                                    "requestId": "req_fail", "handle": "acme"})
+    filed = await file(
+        env,
+        ALICE,
+        {
+            "summary": "Preview 409",
+            "details": "preview says artifact missing",
+            "requestId": "req_fail",
+            "handle": "acme",
+        },
+    )
     r = filed.report
     assert filed.created
     assert r.attached_request is not None
     assert (r.attached_request.route, r.attached_request.status, r.attached_request.code) == (
-        "/v2/handles/{handle}/site-deployments/{deploymentId}/preview", 409, "artifact_missing")
+        "/v2/handles/{handle}/site-deployments/{deploymentId}/preview",
+        409,
+        "artifact_missing",
+    )
     assert (r.queue, r.priority, r.status) == (Queue.SITES, Priority.HIGH, Status.OPEN)
     # receipt to the reporter and an alert to the operators, after commit
     assert [m.to for m in env.outbox.messages] == ["alice@example.com", "op@gharart.test"]
@@ -113,21 +139,32 @@ async def test_someone_elses_request_does_not_attach(env):
     assert r.queue is Queue.GENERAL  # bob's route does not leak into the routing
 
 
-@pytest.mark.parametrize(("artifact", "queue", "attached"), [
-    ("dep_A", Queue.SITES, True), ("run_H", Queue.LINKS, True), ("run_C", Queue.SITES, True),
-    ("fil_A", Queue.FILES, True), ("pg_A", Queue.DOCS, True), ("summer", Queue.LINKS, True),
-    ("dep_G", Queue.SITES, False),  # another tenant's: kept as text, routed by prefix only
-    ("run_G", Queue.GENERAL, False),  # another tenant's run: its kind is not looked at
-])
+@pytest.mark.parametrize(
+    ("artifact", "queue", "attached"),
+    [
+        ("dep_A", Queue.SITES, True),
+        ("run_H", Queue.LINKS, True),
+        ("run_C", Queue.SITES, True),
+        ("fil_A", Queue.FILES, True),
+        ("pg_A", Queue.DOCS, True),
+        ("summer", Queue.LINKS, True),
+        ("dep_G", Queue.SITES, False),  # another tenant's: kept as text, routed by prefix only
+        ("run_G", Queue.GENERAL, False),  # another tenant's run: its kind is not looked at
+    ],
+)
 async def test_artifacts_resolve_only_on_visible_handles(env, artifact, queue, attached):
-    r = (await file(env, ALICE, {"summary": f"about {artifact}", "details": "d", "reproArtifact": artifact})).report
+    r = (
+        await file(env, ALICE, {"summary": f"about {artifact}", "details": "d", "reproArtifact": artifact})
+    ).report
     assert r.queue is queue
     assert (r.attached_artifact is not None) is attached
     assert r.repro_artifact == artifact
 
 
 async def test_pasted_token_secret_is_redacted(env):
-    r = (await file(env, ALICE, {"summary": "token", "details": "d", "reproArtifact": "gha_pat_" + "x" * 40})).report
+    r = (
+        await file(env, ALICE, {"summary": "token", "details": "d", "reproArtifact": "gha_pat_" + "x" * 40})
+    ).report
     assert r.queue is Queue.ACCOUNT
     assert "x" * 10 not in r.repro_artifact
 
@@ -189,13 +226,17 @@ async def test_escalation_flow_and_boundaries(env):
 async def test_content_reports_group_by_target_and_refuse_incidents(env):
     async def send(body):
         async with env.make() as uow:
-            cr = await env.service.file_content_report(uow, body, base_url="http://testserver", client_ip="1.2.3.4")
+            cr = await env.service.file_content_report(
+                uow, body, base_url="http://testserver", client_ip="1.2.3.4"
+            )
             await uow.commit()
         return cr
 
     base = {"category": "phishing", "description": "fake login"}
     a = await send({**base, "targetUrl": "https://gharart.test/l/acme/summer"})
-    b = await send({**base, "targetUrl": "http://testserver/l/acme/summer?x=1", "reporterEmail": "x@example.org"})
+    b = await send(
+        {**base, "targetUrl": "http://testserver/l/acme/summer?x=1", "reporterEmail": "x@example.org"}
+    )
     c = await send({**base, "targetUrl": "/profiles/acme/index.html"})
     assert a.case_id == b.case_id == a.id
     assert c.case_id == c.id != a.case_id

@@ -23,19 +23,33 @@ ORDER = [Status.OPEN, Status.ACKNOWLEDGED, Status.RESOLVED]
 
 
 def new_escalation() -> Escalation:
-    return Escalation("esc_1", ("rpt_1",), None, Priority.HIGH, Queue.SITES, Status.OPEN, (), "usr_op", T0, T0)
+    return Escalation(
+        "esc_1", ("rpt_1",), None, Priority.HIGH, Queue.SITES, Status.OPEN, (), "usr_op", T0, T0
+    )
 
 
 def test_table_is_the_documented_chain() -> None:
     assert {s: set(t) for s, t in ESCALATION_TRANSITIONS.items()} == {
-        Status.OPEN: {Status.ACKNOWLEDGED}, Status.ACKNOWLEDGED: {Status.RESOLVED}, Status.RESOLVED: set()}
+        Status.OPEN: {Status.ACKNOWLEDGED},
+        Status.ACKNOWLEDGED: {Status.RESOLVED},
+        Status.RESOLVED: set(),
+    }
 
 
-@pytest.mark.parametrize(("start", "target"), [
-    (Status.OPEN, Status.RESOLVED), (Status.OPEN, Status.OPEN), (Status.ACKNOWLEDGED, Status.OPEN),
-    (Status.RESOLVED, Status.ACKNOWLEDGED), (Status.RESOLVED, Status.OPEN), (Status.RESOLVED, Status.RESOLVED)])
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        (Status.OPEN, Status.RESOLVED),
+        (Status.OPEN, Status.OPEN),
+        (Status.ACKNOWLEDGED, Status.OPEN),
+        (Status.RESOLVED, Status.ACKNOWLEDGED),
+        (Status.RESOLVED, Status.OPEN),
+        (Status.RESOLVED, Status.RESOLVED),
+    ],
+)
 def test_other_moves_are_invalid_transition(start: Status, target: Status) -> None:
     import attrs
+
     esc = attrs.evolve(new_escalation(), status=start)
     with pytest.raises(Conflict) as exc:
         transition_escalation(esc, target, T0)

@@ -30,13 +30,37 @@ FILE_ID = "fil_01J9Z3K4M5N6P7Q8R9S0T1V2W3"
 
 
 def principal(*, scopes: str = "support:write", operator: bool = False, user: str = "usr_a") -> Principal:
-    return Principal(user, f"{user}@example.com", frozenset(scopes.split()), "pat_1", is_operator_flag=operator)
+    return Principal(
+        user, f"{user}@example.com", frozenset(scopes.split()), "pat_1", is_operator_flag=operator
+    )
 
 
-def report(rid: str, *, reporter: str = "usr_a", request_id: str | None = None, summary: str = "Preview broken",
-           at: datetime = NOW) -> Report:
-    return Report(rid, reporter, summary, "details", None, None, request_id, None, Queue.GENERAL,
-                  Priority.NORMAL, Status.OPEN, None, None, summary_key(summary), at, at)
+def report(
+    rid: str,
+    *,
+    reporter: str = "usr_a",
+    request_id: str | None = None,
+    summary: str = "Preview broken",
+    at: datetime = NOW,
+) -> Report:
+    return Report(
+        rid,
+        reporter,
+        summary,
+        "details",
+        None,
+        None,
+        request_id,
+        None,
+        Queue.GENERAL,
+        Priority.NORMAL,
+        Status.OPEN,
+        None,
+        None,
+        summary_key(summary),
+        at,
+        at,
+    )
 
 
 # -- audience boundaries ------------------------------------------------------
@@ -48,8 +72,9 @@ def test_audiences() -> None:
     assert audience_of(principal(scopes="operator", operator=True)) is Audience.OPERATOR
 
 
-@pytest.mark.parametrize(("scopes", "flag"), [("support:write", False), ("operator", False),
-                                              ("support:write", True)])
+@pytest.mark.parametrize(
+    ("scopes", "flag"), [("support:write", False), ("operator", False), ("support:write", True)]
+)
 def test_end_users_get_operator_only_pointing_to_the_report_route(scopes: str, flag: bool) -> None:
     with pytest.raises(Forbidden) as exc:
         require_operator(principal(scopes=scopes, operator=flag))
@@ -67,7 +92,10 @@ def test_filing_needs_support_write() -> None:
 def test_reports_are_visible_to_their_reporter_only() -> None:
     r = report("rpt_1")
     assert require_reporter(principal(), r, "rpt_1") is r
-    for who in (principal(user="usr_b"), principal(user="usr_b", scopes="operator support:write", operator=True)):
+    for who in (
+        principal(user="usr_b"),
+        principal(user="usr_b", scopes="operator support:write", operator=True),
+    ):
         with pytest.raises(NotFound) as exc:
             require_reporter(who, r, "rpt_1")
         assert exc.value.code == "report_not_found"
@@ -81,17 +109,27 @@ def test_same_actor_and_request_id_is_a_duplicate_at_any_age() -> None:
 
 def test_same_summary_within_24h_is_a_duplicate() -> None:
     r = report("rpt_1", at=NOW - timedelta(hours=23))
-    assert find_duplicate([r], reporter_id="usr_a", request_id=None, key=summary_key("  preview   BROKEN. "),
-                          now=NOW) is r
+    assert (
+        find_duplicate(
+            [r], reporter_id="usr_a", request_id=None, key=summary_key("  preview   BROKEN. "), now=NOW
+        )
+        is r
+    )
     stale = report("rpt_2", at=NOW - timedelta(hours=24))
-    assert find_duplicate([stale], reporter_id="usr_a", request_id=None, key=stale.summary_key, now=NOW) is None
+    assert (
+        find_duplicate([stale], reporter_id="usr_a", request_id=None, key=stale.summary_key, now=NOW) is None
+    )
 
 
 def test_dedupe_is_per_actor_and_the_oldest_match_wins() -> None:
     mine = [report("rpt_2", at=NOW - timedelta(hours=1)), report("rpt_1", at=NOW - timedelta(hours=2))]
-    assert find_duplicate(mine, reporter_id="usr_b", request_id=None, key=mine[0].summary_key, now=NOW) is None
-    assert find_duplicate(mine, reporter_id="usr_a", request_id=None, key=mine[0].summary_key,
-                          now=NOW).id == "rpt_1"
+    assert (
+        find_duplicate(mine, reporter_id="usr_b", request_id=None, key=mine[0].summary_key, now=NOW) is None
+    )
+    assert (
+        find_duplicate(mine, reporter_id="usr_a", request_id=None, key=mine[0].summary_key, now=NOW).id
+        == "rpt_1"
+    )
 
 
 @given(st.text(max_size=60))
@@ -100,12 +138,22 @@ def test_summary_key_is_idempotent(text: str) -> None:
 
 
 # -- wrong channel --------------------------------------------------------------
-@pytest.mark.parametrize("body", [
-    {"requestId": "req_1"}, {"sessionId": "s"}, {"reproArtifact": "dep_1"},
-    {"category": "bug"}, {"category": "Incident"}, {"category": "outage"}, {"category": "support"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"requestId": "req_1"},
+        {"sessionId": "s"},
+        {"reproArtifact": "dep_1"},
+        {"category": "bug"},
+        {"category": "Incident"},
+        {"category": "outage"},
+        {"category": "support"},
+    ],
+)
 def test_incident_bodies_are_the_wrong_channel(body: dict[str, object]) -> None:
-    assert wrong_channel_reason({"category": "spam", "targetUrl": "x", "description": "d", **body}) is not None
+    assert (
+        wrong_channel_reason({"category": "spam", "targetUrl": "x", "description": "d", **body}) is not None
+    )
 
 
 def test_descriptions_are_not_guessed_at() -> None:
@@ -148,32 +196,48 @@ def test_escalation_validation() -> None:
 def test_content_report_validation() -> None:
     with pytest.raises(ValidationFailed) as exc:
         parse_content_report({"category": "rude", "targetUrl": "", "description": "x", "reporterEmail": "no"})
-    assert codes(exc) == {"category": "invalid_choice", "targetUrl": "required", "reporterEmail": "invalid_email"}
+    assert codes(exc) == {
+        "category": "invalid_choice",
+        "targetUrl": "required",
+        "reporterEmail": "invalid_email",
+    }
 
 
 # -- targets ------------------------------------------------------------------------
-@pytest.mark.parametrize(("url", "kind", "handle", "key"), [
-    ("https://gharart.test/l/acme/summer", "link", "acme", "summer"),
-    ("https://gharart.test/l/acme/summer?utm=1#x", "link", "acme", "summer"),
-    ("/l/acme/summer", "link", "acme", "summer"),
-    ("https://gharart.test/profiles/acme/index.html", "profile", "acme", ""),
-    ("https://gharart.test/profiles/acme/", "profile", "acme", ""),
-    (f"https://gharart.test/v2/public/files/{FILE_ID}", "file", None, FILE_ID),
-    ("https://gharart.test/_edge/docs/acme/handbook/intro", "docs", "acme", "handbook/intro"),
-    ("https://acme.sites.gharart.test/about", "profile", "acme", ""),
-    ("https://GHARART.test:443/l/acme/summer", "link", "acme", "summer"),
-])
+@pytest.mark.parametrize(
+    ("url", "kind", "handle", "key"),
+    [
+        ("https://gharart.test/l/acme/summer", "link", "acme", "summer"),
+        ("https://gharart.test/l/acme/summer?utm=1#x", "link", "acme", "summer"),
+        ("/l/acme/summer", "link", "acme", "summer"),
+        ("https://gharart.test/profiles/acme/index.html", "profile", "acme", ""),
+        ("https://gharart.test/profiles/acme/", "profile", "acme", ""),
+        (f"https://gharart.test/v2/public/files/{FILE_ID}", "file", None, FILE_ID),
+        ("https://gharart.test/_edge/docs/acme/handbook/intro", "docs", "acme", "handbook/intro"),
+        ("https://acme.sites.gharart.test/about", "profile", "acme", ""),
+        ("https://GHARART.test:443/l/acme/summer", "link", "acme", "summer"),
+    ],
+)
 def test_our_urls_parse_to_targets(url: str, kind: str, handle: str | None, key: str) -> None:
     t = parse_target(url, base_urls=BASE, site_domain="sites.gharart.test")
     assert t is not None and (t.kind, t.handle, t.key) == (kind, handle, key)
 
 
-@pytest.mark.parametrize("url", [
-    "https://evil.example/l/acme/summer", "http://gharart.test:8080/l/acme/summer",
-    "https://gharart.test/v2/handles/acme/links", "https://gharart.test/l/acme", "not a url",
-    "javascript:alert(1)", "https://gharart.test/_edge/docs/acme/../../etc", "//evil.example/l/a/b",
-    "https://gharart.test/v2/public/files/nope", "ftp://gharart.test/l/a/b",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/l/acme/summer",
+        "http://gharart.test:8080/l/acme/summer",
+        "https://gharart.test/v2/handles/acme/links",
+        "https://gharart.test/l/acme",
+        "not a url",
+        "javascript:alert(1)",
+        "https://gharart.test/_edge/docs/acme/../../etc",
+        "//evil.example/l/a/b",
+        "https://gharart.test/v2/public/files/nope",
+        "ftp://gharart.test/l/a/b",
+    ],
+)
 def test_foreign_or_unknown_urls_are_not_targets(url: str) -> None:
     assert parse_target(url, base_urls=BASE, site_domain="sites.gharart.test") is None
 

@@ -57,8 +57,10 @@ def test_run_ids_are_routed_by_their_looked_up_kind(run_kind: str, queue: Queue)
 
 def test_unresolved_run_falls_through_to_the_request_route_then_general() -> None:
     run = f"run_{ULID}"
-    assert route(RoutingInput(artifact=run, request_route="/v2/handles/{handle}/links/health-check")).queue \
+    assert (
+        route(RoutingInput(artifact=run, request_route="/v2/handles/{handle}/links/health-check")).queue
         is Queue.LINKS
+    )
     decision = route(RoutingInput(artifact=run))
     assert (decision.queue, decision.basis) == (Queue.GENERAL, "default")
 
@@ -104,23 +106,34 @@ def test_priorities_from_codes_status_and_keywords() -> None:
     assert route(RoutingInput(text="Possible security issue with tokens")).priority is Priority.URGENT
     assert route(RoutingInput(text="Our production site is down")).priority is Priority.HIGH
     assert route(RoutingInput(text="Quick question about exports")).priority is Priority.LOW
-    assert route(RoutingInput(text="Quick question", request_code="artifact_missing")).priority is Priority.HIGH
+    assert (
+        route(RoutingInput(text="Quick question", request_code="artifact_missing")).priority is Priority.HIGH
+    )
     assert route(RoutingInput(text="The downloads page")).priority is Priority.NORMAL  # whole words only
     assert route(RoutingInput()).priority is Priority.NORMAL
 
 
 def test_tables_only_name_known_queues_and_priorities() -> None:
-    assert set(PREFIX_QUEUES.values()) | set(KIND_QUEUES.values()) | set(RUN_KIND_QUEUES.values()) <= set(Queue)
+    assert set(PREFIX_QUEUES.values()) | set(KIND_QUEUES.values()) | set(RUN_KIND_QUEUES.values()) <= set(
+        Queue
+    )
     assert set(CODE_PRIORITY.values()) <= set(Priority)
     assert "run" not in PREFIX_QUEUES  # runs are looked up, never guessed
 
 
-maybe_text = st.none() | st.text(max_size=80) | st.sampled_from(
-    [f"dep_{ULID}", f"run_{ULID}", "lnk_x", "/l/a/b", "https://x/profiles/a", "a/b", "gha_pat_x", ""])
+maybe_text = (
+    st.none()
+    | st.text(max_size=80)
+    | st.sampled_from(
+        [f"dep_{ULID}", f"run_{ULID}", "lnk_x", "/l/a/b", "https://x/profiles/a", "a/b", "gha_pat_x", ""]
+    )
+)
 inputs = st.builds(
     RoutingInput,
     artifact=maybe_text,
-    artifact_kind=st.none() | st.sampled_from([*KIND_QUEUES, *RUN_KIND_QUEUES, "weird"]) | st.text(max_size=10),
+    artifact_kind=st.none()
+    | st.sampled_from([*KIND_QUEUES, *RUN_KIND_QUEUES, "weird"])
+    | st.text(max_size=10),
     request_route=maybe_text,
     request_status=st.none() | st.integers(min_value=-1000, max_value=1000),
     request_code=st.none() | st.sampled_from(list(CODE_PRIORITY)) | st.text(max_size=20),
@@ -142,5 +155,7 @@ def test_routing_is_total_and_deterministic(inp: RoutingInput) -> None:
 def test_artifact_queue_takes_precedence_over_the_request(inp: RoutingInput) -> None:
     with_artifact = route(inp)
     if with_artifact.basis == "artifact":
-        other = RoutingInput(artifact=inp.artifact, artifact_kind=inp.artifact_kind, request_route="/v2/tokens")
+        other = RoutingInput(
+            artifact=inp.artifact, artifact_kind=inp.artifact_kind, request_route="/v2/tokens"
+        )
         assert route(other).queue is with_artifact.queue

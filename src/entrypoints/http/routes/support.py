@@ -6,6 +6,7 @@ Thin controllers: parse -> one service call -> render. Audience checks live in
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from litestar import Response, get, patch, post
@@ -23,8 +24,13 @@ __all__ = ["ROUTES", "render_escalation", "render_report", "render_report_answer
 def render_attached(req: AttachedRequest | None) -> dict[str, Any] | None:
     if req is None:
         return None
-    return {"requestId": req.request_id, "route": req.route, "status": req.status, "code": req.code,
-            "at": ts(req.at)}
+    return {
+        "requestId": req.request_id,
+        "route": req.route,
+        "status": req.status,
+        "code": req.code,
+        "at": ts(req.at),
+    }
 
 
 def render_artifact(ref: ArtifactRef | None) -> dict[str, Any] | None:
@@ -38,17 +44,30 @@ def render_artifact(ref: ArtifactRef | None) -> dict[str, Any] | None:
 
 def render_report_answer(r: Report) -> dict[str, Any]:
     """The POST answer (SPEC A.5)."""
-    return {"reportId": r.id, "queue": r.queue.value, "priority": r.priority.value, "status": r.status.value,
-            "attachedRequest": render_attached(r.attached_request), "createdAt": ts(r.created_at)}
+    return {
+        "reportId": r.id,
+        "queue": r.queue.value,
+        "priority": r.priority.value,
+        "status": r.status.value,
+        "attachedRequest": render_attached(r.attached_request),
+        "createdAt": ts(r.created_at),
+    }
 
 
 def render_report(r: Report) -> dict[str, Any]:
     out = render_report_answer(r)
-    out.update({
-        "summary": r.summary, "details": r.details, "handle": r.handle, "sessionId": r.session_id,
-        "requestId": r.request_id, "reproArtifact": r.repro_artifact,
-        "attachedArtifact": render_artifact(r.attached_artifact), "updatedAt": ts(r.updated_at),
-    })
+    out.update(
+        {
+            "summary": r.summary,
+            "details": r.details,
+            "handle": r.handle,
+            "sessionId": r.session_id,
+            "requestId": r.request_id,
+            "reproArtifact": r.repro_artifact,
+            "attachedArtifact": render_artifact(r.attached_artifact),
+            "updatedAt": ts(r.updated_at),
+        }
+    )
     return out
 
 
@@ -60,10 +79,16 @@ def render_operator_report(r: Report) -> dict[str, Any]:
 
 def render_escalation(e: Escalation) -> dict[str, Any]:
     return {
-        "id": e.id, "reportIds": list(e.report_ids), "assignee": e.assignee, "priority": e.priority.value,
-        "queue": e.queue.value, "status": e.status.value,
+        "id": e.id,
+        "reportIds": list(e.report_ids),
+        "assignee": e.assignee,
+        "priority": e.priority.value,
+        "queue": e.queue.value,
+        "status": e.status.value,
         "notes": [{"at": ts(n.at), "authorId": n.author_id, "text": n.text} for n in e.notes],
-        "createdBy": e.created_by, "createdAt": ts(e.created_at), "updatedAt": ts(e.updated_at),
+        "createdBy": e.created_by,
+        "createdAt": ts(e.created_at),
+        "updatedAt": ts(e.updated_at),
         "version": e.version,
     }
 
@@ -85,8 +110,11 @@ async def file_report(ctx: RequestContext) -> Response[Any]:
     body = await ctx.json()
     await _flush_request_log(ctx)
     filed = await _service(ctx).file_report(ctx.uow, principal, body, request_id=ctx.request_id)
-    return ctx.respond(render_report_answer(filed.report), 201,
-                       headers={"Location": f"/v2/support/reports/{filed.report.id}"})
+    return ctx.respond(
+        render_report_answer(filed.report),
+        201,
+        headers={"Location": f"/v2/support/reports/{filed.report.id}"},
+    )
 
 
 async def _flush_request_log(ctx: RequestContext) -> None:
@@ -94,21 +122,22 @@ async def _flush_request_log(ctx: RequestContext) -> None:
     log = getattr(ctx.rt, "request_log", None)
     flush = getattr(log, "flush", None)
     if flush is not None:
-        try:
+        with contextlib.suppress(Exception):  # the lookup then simply finds nothing
             await flush()
-        except Exception:  # the lookup then simply finds nothing
-            pass
 
 
 @get("/v2/support/reports", tags=["support"])
 async def list_reports(
-    ctx: RequestContext, cursor: str | None = None, status: str | None = None,
+    ctx: RequestContext,
+    cursor: str | None = None,
+    status: str | None = None,
     limit_raw: str | None = Parameter(query="limit", default=None, required=False),
 ) -> Response[Any]:
     """The caller's own reports, newest first."""
     principal = await ctx.principal()
-    p = await _service(ctx).list_reports(ctx.uow, principal, cursor=cursor, limit=parse_limit(limit_raw),
-                                         status=status)
+    p = await _service(ctx).list_reports(
+        ctx.uow, principal, cursor=cursor, limit=parse_limit(limit_raw), status=status
+    )
     return ctx.respond(page(p, render_report))
 
 
@@ -123,13 +152,17 @@ async def get_report(report_id: str, ctx: RequestContext) -> Response[Any]:
 # -- operators ----------------------------------------------------------------
 @get("/v2/operator/reports", tags=["operator"])
 async def operator_reports(
-    ctx: RequestContext, queue: str | None = None, status: str | None = None, cursor: str | None = None,
+    ctx: RequestContext,
+    queue: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
     limit_raw: str | None = Parameter(query="limit", default=None, required=False),
 ) -> Response[Any]:
     """The support queues (operators only): reports by queue and status, newest first."""
     principal = await ctx.principal()
-    p = await _service(ctx).list_queue(ctx.uow, principal, queue=queue, status=status, cursor=cursor,
-                                       limit=parse_limit(limit_raw))
+    p = await _service(ctx).list_queue(
+        ctx.uow, principal, queue=queue, status=status, cursor=cursor, limit=parse_limit(limit_raw)
+    )
     return ctx.respond(page(p, render_operator_report))
 
 
@@ -140,19 +173,34 @@ async def create_escalation(ctx: RequestContext) -> Response[Any]:
     require_operator(principal)  # before reading the body: end users learn the right channel first
     body = await ctx.json()
     esc = await _service(ctx).create_escalation(ctx.uow, principal, body, request_id=ctx.request_id)
-    return ctx.respond(render_escalation(esc), 201, etag=esc.version,
-                       headers={"Location": f"/v2/operator/escalations/{esc.id}"})
+    return ctx.respond(
+        render_escalation(esc),
+        201,
+        etag=esc.version,
+        headers={"Location": f"/v2/operator/escalations/{esc.id}"},
+    )
 
 
 @get("/v2/operator/escalations", tags=["operator"])
 async def list_escalations(
-    ctx: RequestContext, status: str | None = None, assignee: str | None = None, queue: str | None = None,
-    cursor: str | None = None, limit_raw: str | None = Parameter(query="limit", default=None, required=False),
+    ctx: RequestContext,
+    status: str | None = None,
+    assignee: str | None = None,
+    queue: str | None = None,
+    cursor: str | None = None,
+    limit_raw: str | None = Parameter(query="limit", default=None, required=False),
 ) -> Response[Any]:
     """Escalations, newest first, filtered by `status`, `assignee`, `queue`."""
     principal = await ctx.principal()
-    p = await _service(ctx).list_escalations(ctx.uow, principal, status=status, assignee=assignee, queue=queue,
-                                             cursor=cursor, limit=parse_limit(limit_raw))
+    p = await _service(ctx).list_escalations(
+        ctx.uow,
+        principal,
+        status=status,
+        assignee=assignee,
+        queue=queue,
+        cursor=cursor,
+        limit=parse_limit(limit_raw),
+    )
     return ctx.respond(page(p, render_escalation))
 
 
@@ -169,8 +217,9 @@ async def update_escalation(escalation_id: str, ctx: RequestContext) -> Response
     principal = await ctx.principal()
     require_operator(principal)
     body = await ctx.json()
-    esc = await _service(ctx).update_escalation(ctx.uow, principal, escalation_id, body,
-                                                if_match=ctx.if_match(), request_id=ctx.request_id)
+    esc = await _service(ctx).update_escalation(
+        ctx.uow, principal, escalation_id, body, if_match=ctx.if_match(), request_id=ctx.request_id
+    )
     return ctx.respond(render_escalation(esc), etag=esc.version)
 
 
@@ -181,12 +230,20 @@ async def content_report(ctx: RequestContext) -> Response[Any]:
     await ctx.throttle("content_report", ctx.client_ip)
     body = await ctx.json()
     base_url = str(ctx.request.base_url).rstrip("/")
-    report = await _service(ctx).file_content_report(ctx.uow, body, base_url=base_url,
-                                                     client_ip=ctx.client_ip)
+    report = await _service(ctx).file_content_report(
+        ctx.uow, body, base_url=base_url, client_ip=ctx.client_ip
+    )
     return ctx.respond(render_content_report(report), 202)
 
 
 ROUTES: list[Any] = [
-    file_report, list_reports, get_report, operator_reports, create_escalation, list_escalations,
-    get_escalation, update_escalation, content_report,
+    file_report,
+    list_reports,
+    get_report,
+    operator_reports,
+    create_escalation,
+    list_escalations,
+    get_escalation,
+    update_escalation,
+    content_report,
 ]
