@@ -23,8 +23,10 @@ from gharart_core.identity.service import IdentityService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from gharart_core.support.service import SupportService
 
 from .settings import Settings
+from .support_directory import RepositoryArtifactDirectory
 
 __all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
 
@@ -71,6 +73,15 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
+def _support_provider(mailer: Any) -> Any:
+    # declared per adapter set: a base-class provider cannot see the subclass's mailer
+    return providers.Singleton(
+        SupportService, clock=Container.clock, ids=Container.ids, mailer=mailer,
+        directory=Container.support_directory, operator_emails=Container.settings.provided.operators,
+        public_url=Container.settings.provided.public_url, site_domain=Container.settings.provided.site_domain,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Provider names shared by every adapter set."""
 
@@ -87,6 +98,7 @@ class Container(containers.DeclarativeContainer):
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
+    support_directory: providers.Provider[Any] = providers.Singleton(RepositoryArtifactDirectory)
 
 
 class SqlContainer(Container):
@@ -94,6 +106,7 @@ class SqlContainer(Container):
     uow_factory = providers.Singleton(sql_uow_factory, database)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    support_service = _support_provider(mailer)
 
 
 class MemoryContainer(Container):
@@ -101,6 +114,7 @@ class MemoryContainer(Container):
     uow_factory = providers.Singleton(memory_uow_factory, state)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
+    support_service = _support_provider(mailer)
 
 
 def build_container(settings: Settings | None = None) -> SqlContainer:

@@ -42,7 +42,7 @@ async def test_failing_request_to_report_to_resolved_escalation(any_harness: Any
     attached = body["attachedRequest"]
     assert attached["requestId"] == request_id
     assert attached["status"] == 404 and attached["code"] == "handle_not_found"
-    assert attached["route"].startswith("/v2/handles")
+    assert attached["route"] == "GET /v2/handles/{handle}"
     assert body["queue"] == "account"
 
     op = await operator_token(h)

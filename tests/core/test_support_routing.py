@@ -92,6 +92,9 @@ def test_resolved_kind_wins_over_the_raw_prefix() -> None:
         ("/v2/handles/{handle}/audit-log", Queue.ACCOUNT),
         ("/healthz", None),
         ("/v2/support/report", None),
+        ("GET /v2/handles/{handle}/site-deployments/{deploymentId}/preview", Queue.SITES),
+        ("POST /v2/handles/{handle}/links/bulk-import", Queue.LINKS),
+        ("GET unmatched", None),
     ],
 )
 def test_request_routes_map_to_queues(route_: str, queue: Queue | None) -> None:

@@ -136,6 +136,7 @@ KEYWORD_PRIORITY: tuple[tuple[str, Priority], ...] = (
 _KEYWORD_RES = tuple(
     (re.compile(r"(?<!\w)" + re.escape(k) + r"(?!\w)", re.IGNORECASE), p) for k, p in KEYWORD_PRIORITY
 )
+_METHOD_RE = re.compile(r"^[A-Z]{3,7}\s+")
 _PREFIX_RE = re.compile(r"^([a-z]{2,4})_")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
 
@@ -164,7 +165,8 @@ def queue_for_route(route_or_path: str | None) -> Queue | None:
     """The queue owning a route template or path, or None when no area owns it."""
     if not isinstance(route_or_path, str):
         return None
-    path = route_or_path.split("?", 1)[0]
+    path = route_or_path.split("?", 1)[0].strip()
+    path = _METHOD_RE.sub("", path, count=1)  # the request log stores "GET /v2/handles/{handle}"
     for pattern, queue in _ROUTE_RULES:
         if pattern.search(path):
             return queue

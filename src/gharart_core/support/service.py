@@ -153,9 +153,10 @@ class SupportService:
         entry = await uow.request_log.get(request_id)
         if entry is None or entry.actor_id is None or entry.actor_id != principal.user_id:
             return None
-        return AttachedRequest(
-            entry.request_id, entry.route or entry.path, entry.status, entry.code, entry.at
-        )
+        route = entry.route or entry.path
+        if route.endswith("unmatched"):  # no route template matched: the path says more
+            route = f"{entry.method} {entry.path}"
+        return AttachedRequest(entry.request_id, route, entry.status, entry.code, entry.at)
 
     async def _visible_handles(self, uow: SupportUoW, principal: Principal, named: str | None) -> list[str]:
         """Handles the reporter is a member of (and may see with this credential); the named one first."""

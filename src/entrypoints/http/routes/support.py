@@ -6,7 +6,6 @@ Thin controllers: parse -> one service call -> render. Audience checks live in
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from litestar import Response, get, patch, post
@@ -108,22 +107,12 @@ async def file_report(ctx: RequestContext) -> Response[Any]:
     principal = await ctx.principal()
     require_end_user(principal)
     body = await ctx.json()
-    await _flush_request_log(ctx)
     filed = await _service(ctx).file_report(ctx.uow, principal, body, request_id=ctx.request_id)
     return ctx.respond(
         render_report_answer(filed.report),
         201,
         headers={"Location": f"/v2/support/reports/{filed.report.id}"},
     )
-
-
-async def _flush_request_log(ctx: RequestContext) -> None:
-    """Requests are logged in batches; make the reporter's earlier requests visible first."""
-    log = getattr(ctx.rt, "request_log", None)
-    flush = getattr(log, "flush", None)
-    if flush is not None:
-        with contextlib.suppress(Exception):  # the lookup then simply finds nothing
-            await flush()
 
 
 @get("/v2/support/reports", tags=["support"])
