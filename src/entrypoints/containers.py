@@ -78,7 +78,8 @@ def _support_provider(mailer: Any) -> Any:
     return providers.Singleton(
         SupportService, clock=Container.clock, ids=Container.ids, mailer=mailer,
         directory=Container.support_directory, operator_emails=Container.settings.provided.operators,
-        public_url=Container.settings.provided.public_url, site_domain=Container.settings.provided.site_domain,
+        public_url=Container.settings.provided.public_url,
+        site_domain=Container.settings.provided.site_domain,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from entrypoints.harness import ALL_SCOPES, make_harness
 
 OPS = "op@gharart.test"
