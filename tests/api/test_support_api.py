@@ -250,3 +250,42 @@ async def test_public_form_bad_bodies(h: Any) -> None:
     r = await h.client.post("/v2/public/content-report", json={"category": "spam"})
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"targetUrl", "description"}
+
+
+async def test_preview_artifact_missing_lands_in_sites_and_is_resolved(any_harness: Any) -> None:
+    """The guides' handoff: a failing preview's requestId + deployment id -> sites queue -> resolved."""
+    pytest.importorskip("gharart_core.sites.service")
+    import hashlib
+
+    h = any_harness
+    owner = await h.create_owner("acme")
+    page = b"<!doctype html><h1>home</h1>"
+    manifest = {"index.html": {"sha256": hashlib.sha256(page).hexdigest(), "size": len(page)}}
+    dep = await h.client.post("/v2/handles/acme/site-deployments", json={"manifest": manifest},
+                              headers=h.auth(owner))
+    assert dep.status_code == 201, dep.text
+    dep_id = dep.json()["id"]
+    preview = await h.client.get(f"/v2/handles/acme/site-deployments/{dep_id}/preview", headers=h.auth(owner))
+    assert preview.status_code == 409 and preview.json()["code"] == "artifact_missing"
+    await h.drain()
+
+    r = await report(h, owner, summary="Preview not rendering", handle="acme",
+                     requestId=preview.headers["x-request-id"], reproArtifact=dep_id)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["queue"], body["priority"]) == ("sites", "high")
+    assert body["attachedRequest"]["code"] == "artifact_missing"
+    assert "site-deployments" in body["attachedRequest"]["route"]
+    detail = (await h.client.get(f"/v2/support/reports/{body['reportId']}", headers=h.auth(owner))).json()
+    assert detail["attachedArtifact"] == {"kind": "deployment", "id": dep_id, "handle": "acme"}
+
+    op = await operator_token(h)
+    esc = (await h.client.post("/v2/operator/escalations", json={"reportIds": [body["reportId"]]},
+                               headers=h.auth(op))).json()
+    assert (esc["queue"], esc["priority"]) == ("sites", "high")
+    for status in ("acknowledged", "resolved"):
+        p = await h.client.patch(f"/v2/operator/escalations/{esc['id']}", json={"status": status},
+                                 headers=h.auth(op))
+        assert p.status_code == 200
+    mine = await h.client.get(f"/v2/support/reports/{body['reportId']}", headers=h.auth(owner))
+    assert mine.json()["status"] == "resolved"

@@ -178,9 +178,8 @@ class SupportService:
             return None
         if ref is None:
             return None
-        if ref.handle is None:
-            return ref if ref.kind in {"token", "user"} else None
-        return ref if ref.handle in visible else None
+        # ownerless refs (tokens, users) cannot be checked against the reporter: keep them as text
+        return ref if ref.handle is not None and ref.handle in visible else None
 
     async def list_reports(
         self,
