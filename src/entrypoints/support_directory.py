@@ -154,7 +154,9 @@ class RepositoryArtifactDirectory:
         if await uow.identity.get_handle(target.handle) is None:
             return None
         if target.kind == "docs" and target.key and self._can(uow, "page_by_path"):
-            page = await self._call(uow, "page_by_path", target.key, [target.handle])
+            page = None
+            for key in (f"/{target.key.lstrip('/')}", target.key):  # docs stores paths with a leading /
+                page = page or await self._call(uow, "page_by_path", key, [target.handle])
             if not _live(page):
                 return None
         return target
