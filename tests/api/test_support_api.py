@@ -237,9 +237,11 @@ async def test_incidents_on_the_public_form_are_the_wrong_channel(h: Any, extra:
 async def test_content_reports_are_throttled_per_ip(h: Any) -> None:
     await h.create_owner("acme")
     body = {"category": "spam", "targetUrl": "http://testserver/profiles/acme/", "description": "d"}
-    codes = [(await h.client.post("/v2/public/content-report", json=body)).status_code for _ in range(11)]
-    assert codes[:10] == [202] * 10
-    assert codes[10] == 429
+    answers = [await h.client.post("/v2/public/content-report", json=body) for _ in range(11)]
+    assert [a.status_code for a in answers[:10]] == [202] * 10
+    assert answers[0].headers["ratelimit-policy"].startswith('"content_report"')
+    assert answers[10].status_code == 429 and answers[10].json()["code"] == "rate_limited"
+    assert "retry-after" in answers[10].headers
 
 
 async def test_public_form_bad_bodies(h: Any) -> None:

@@ -16,6 +16,7 @@ from gharart_core.support.policy import require_end_user, require_operator
 
 from ..context import RequestContext
 from ..render import page, parse_limit, ts
+from ..runtime import rate_limit_headers
 
 __all__ = ["ROUTES", "render_escalation", "render_report", "render_report_answer"]
 
@@ -216,13 +217,14 @@ async def update_escalation(escalation_id: str, ctx: RequestContext) -> Response
 @post("/v2/public/content-report", status_code=202, tags=["public"])
 async def content_report(ctx: RequestContext) -> Response[Any]:
     """Report abusive content we host (anyone). Product incidents: 422 `wrong_channel`."""
-    await ctx.throttle("content_report", ctx.client_ip)
+    taken = await ctx.rt.throttle("content_report", ctx.client_ip)  # 429 rate_limited per client IP
+    headers = rate_limit_headers(*taken) if taken else None
     body = await ctx.json()
     base_url = str(ctx.request.base_url).rstrip("/")
     report = await _service(ctx).file_content_report(
         ctx.uow, body, base_url=base_url, client_ip=ctx.client_ip
     )
-    return ctx.respond(render_content_report(report), 202)
+    return ctx.respond(render_content_report(report), 202, headers=headers)
 
 
 ROUTES: list[Any] = [
