@@ -291,3 +291,36 @@ async def test_preview_artifact_missing_lands_in_sites_and_is_resolved(any_harne
         assert p.status_code == 200
     mine = await h.client.get(f"/v2/support/reports/{body['reportId']}", headers=h.auth(owner))
     assert mine.json()["status"] == "resolved"
+
+
+async def test_operator_queue_filters_assignment_and_concurrency(h: Any) -> None:
+    user = await h.create_owner("acme")
+    op = await operator_token(h)
+    ids = [(await report(h, user, summary=f"Problem number {i}")).json()["reportId"] for i in range(3)]
+    queue = await h.client.get("/v2/operator/reports", params={"queue": "general", "limit": 2}, headers=h.auth(op))
+    assert queue.status_code == 200
+    page1 = queue.json()
+    assert [i["reportId"] for i in page1["items"]] == ids[::-1][:2] and page1["nextCursor"]
+    page2 = (await h.client.get("/v2/operator/reports", params={"cursor": page1["nextCursor"]},
+                                headers=h.auth(op))).json()
+    assert [i["reportId"] for i in page2["items"]] == [ids[0]] and page2["nextCursor"] is None
+    assert (await h.client.get("/v2/operator/reports", headers=h.auth(user))).json()["code"] == "operator_only"
+
+    esc = await h.client.post("/v2/operator/escalations", json={"reportIds": ids[:2], "priority": "urgent"},
+                              headers=h.auth(op))
+    assert esc.status_code == 201 and esc.headers["etag"] == '"1"'
+    eid = esc.json()["id"]
+    assigned = await h.client.patch(f"/v2/operator/escalations/{eid}", headers={**h.auth(op), "If-Match": '"1"'},
+                                    json={"assignee": "oncall@gharart.test", "note": "taking it"})
+    assert assigned.status_code == 200 and assigned.json()["version"] == 2
+    assert assigned.json()["assignee"] == "oncall@gharart.test" and len(assigned.json()["notes"]) == 1
+    stale = await h.client.patch(f"/v2/operator/escalations/{eid}", headers={**h.auth(op), "If-Match": '"1"'},
+                                 json={"status": "acknowledged"})
+    assert stale.status_code == 412 and stale.json()["currentVersion"] == 2
+    skip = await h.client.patch(f"/v2/operator/escalations/{eid}", json={"status": "resolved"}, headers=h.auth(op))
+    assert skip.status_code == 409 and skip.json()["code"] == "invalid_transition"
+    listed = (await h.client.get("/v2/operator/escalations", params={"assignee": "oncall@gharart.test"},
+                                 headers=h.auth(op))).json()
+    assert [e["id"] for e in listed["items"]] == [eid]
+    bad = await h.client.get("/v2/operator/escalations", params={"status": "later"}, headers=h.auth(op))
+    assert bad.status_code == 422
