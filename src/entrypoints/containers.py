@@ -25,8 +25,8 @@ from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
-from gharart_core.support.service import SupportService
 from gharart_core.sites.service import SitesLimits, SitesService
+from gharart_core.support.service import SupportService
 
 from .settings import Settings
 from .support_directory import RepositoryArtifactDirectory
