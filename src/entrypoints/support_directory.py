@@ -36,6 +36,7 @@ LOOKUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "page_by_path": (("docs", "get_page", "handle"),),
     "pages": (("docs", "all_pages", "handle_only"),),
     "token": (("identity", "get_token", "global"),),
+    "hostname": (("sites", "hostname_owner", "global"),),
 }
 
 _RUN_KINDS = {
@@ -149,6 +150,11 @@ class RepositoryArtifactDirectory:
             if not _live(file) or _value(file, "mode") == "private" or _value(file, "purged_at") is not None:
                 return None
             return ContentTarget("file", _value(file, "handle"), target.key)
+        if target.kind == "hostname":
+            owner = await self._call(uow, "hostname", target.key, ())
+            if not owner or not owner[1]:  # (handle, verified)
+                return None
+            return ContentTarget("profile", owner[0], "")
         if target.handle is None or not HANDLE_RE.match(target.handle):
             return None
         if await uow.identity.get_handle(target.handle) is None:

@@ -46,7 +46,8 @@ def uow() -> Any:
         links=Scoped(get={("acme", "summer"): link, ("acme", "old"): gone},
                      get_health_run={("acme", RUN_H): obj(id=RUN_H, handle="acme")},
                      get_import_run={("acme", RUN_I): obj(id=RUN_I, handle="acme")}),
-        sites=Scoped(get_deployment={("acme", DEP): obj(handle="acme", status="failed")}),
+        sites=Scoped(get_deployment={("acme", DEP): obj(handle="acme", status="failed")},
+                     hostname_owner={"shop.example": ("acme", True), "pending.example": ("acme", False)}),
         intel=Scoped(find_run={RUN_R: obj(handle="acme", kind="replay")}),
         files=Scoped(get={FIL: obj(handle="acme", deleted_at=None, mode="public"),
                           PRIVATE: obj(handle="acme", deleted_at=None, mode="private")},
@@ -102,3 +103,11 @@ async def test_targets() -> None:
     assert await d.target_exists(u, ContentTarget("profile", "nobody", "")) is None
     assert await d.target_exists(u, ContentTarget("docs", "acme", "handbook/intro")) is not None
     assert await d.target_exists(u, ContentTarget("docs", "acme", "secret")) is None
+
+
+async def test_verified_custom_hostnames_are_profiles() -> None:
+    d, u = RepositoryArtifactDirectory(), uow()
+    found = await d.target_exists(u, ContentTarget("hostname", None, "shop.example"))
+    assert (found.kind, found.handle) == ("profile", "acme")
+    assert await d.target_exists(u, ContentTarget("hostname", None, "pending.example")) is None
+    assert await d.target_exists(u, ContentTarget("hostname", None, "evil.example")) is None

@@ -226,8 +226,6 @@ def test_our_urls_parse_to_targets(url: str, kind: str, handle: str | None, key:
 @pytest.mark.parametrize(
     "url",
     [
-        "https://evil.example/l/acme/summer",
-        "http://gharart.test:8080/l/acme/summer",
         "https://gharart.test/v2/handles/acme/links",
         "https://gharart.test/l/acme",
         "not a url",
@@ -240,6 +238,13 @@ def test_our_urls_parse_to_targets(url: str, kind: str, handle: str | None, key:
 )
 def test_foreign_or_unknown_urls_are_not_targets(url: str) -> None:
     assert parse_target(url, base_urls=BASE, site_domain="sites.gharart.test") is None
+
+
+def test_other_hostnames_are_left_to_the_sites_area() -> None:
+    for url in ("https://www.Shop.example/l/acme/summer", "http://gharart.test:8080/l/acme/summer"):
+        t = parse_target(url, base_urls=BASE, site_domain="sites.gharart.test")
+        assert t is not None and t.kind == "hostname" and t.handle is None
+    assert parse_target("https://127.0.0.1/x", base_urls=BASE) is None
 
 
 @given(st.text(max_size=120))

@@ -8,6 +8,8 @@ URL) or as a bare path:
 - ``/v2/public/files/{fileId}``               -> file
 - ``/_edge/docs/{handle}/{path}``             -> docs page
 - any path on ``{handle}.{GHARART_SITE_DOMAIN}`` -> profile
+- any path on another hostname -> ``hostname`` (a profile if a site has it as a verified custom
+  hostname; the directory decides)
 
 Whether the object exists is a separate lookup (``ArtifactDirectory.target_exists``).
 """
@@ -23,6 +25,7 @@ from .model import ContentTarget
 
 __all__ = ["parse_target"]
 
+_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _FILE_ID_RE = re.compile(r"^fil_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -71,7 +74,8 @@ def parse_target(
                 sub = host[: -len(suffix)] if host.endswith(suffix) else ""
                 if sub and HANDLE_RE.match(sub):
                     return ContentTarget("profile", sub, "")
-            return None
+            # maybe a custom hostname bound to a site: only the sites area can tell
+            return ContentTarget("hostname", None, host) if _HOST_RE.match(host) else None
     segments = _clean_path(path)
     if segments is None or not segments:
         return None
