@@ -29,8 +29,10 @@ from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
+from gharart_core.support.service import SupportService
 
 from .settings import Settings
+from .support_directory import RepositoryArtifactDirectory
 
 __all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
 
@@ -135,6 +137,12 @@ class Container(containers.DeclarativeContainer):
 
     files_service = providers.Singleton(make_files_service, clock, ids, tokens, object_store, mailer, uow_factory,
                                         settings)
+
+    support_directory: providers.Provider[Any] = providers.Singleton(RepositoryArtifactDirectory)
+    support_service = providers.Singleton(
+        SupportService, clock=clock, ids=ids, mailer=mailer, directory=support_directory,
+        operator_emails=settings.provided.operators, public_url=settings.provided.public_url,
+        site_domain=settings.provided.site_domain)
 
 
 class SqlGateways(containers.DeclarativeContainer):
