@@ -1,0 +1,131 @@
+"""Page sources of the intel crawler.
+
+- :class:`ProfilePageSource`: the handle's own hostnames, answered in-process by the sites
+  service's profile serving (no network, no sockets).
+- :class:`PreviewPageSource`: a deployment's preview, for replays (in-process too).
+- :class:`FetcherPageSource`: custom hostnames over the network through the links area's
+  outbound ``Fetcher`` (SSRF guard on the URL and every redirect hop).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from gharart_core.intel.ports import FetchedPage, PageSource
+from gharart_core.intel.robots import USER_AGENT
+from gharart_core.shared.errors import DomainError, ErrorKind
+
+__all__ = ["FetcherPageSource", "IntelPageSources", "PreviewPageSource", "ProfilePageSource"]
+
+UowFactory = Callable[..., AbstractAsyncContextManager[Any]]
+_KIND_STATUS = {
+    ErrorKind.BAD_REQUEST: 400, ErrorKind.VALIDATION: 422, ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403, ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.GONE: 410,
+    ErrorKind.PRECONDITION_FAILED: 412, ErrorKind.PRECONDITION_REQUIRED: 428, ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNSUPPORTED_MEDIA: 415, ErrorKind.RATE_LIMITED: 429, ErrorKind.UNAVAILABLE: 503,
+}
+
+
+def _split(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return unquote(parts.path or "/").lstrip("/"), parts.query
+
+
+async def _served(serve: Callable[[Any, str, str], Awaitable[Any]], uow_factory: UowFactory, url: str,
+                  max_bytes: int) -> FetchedPage:
+    path, query = _split(url)
+    started = time.perf_counter()
+    async with uow_factory(write=False) as uow:
+        try:
+            page = await serve(uow, path, query)
+        except DomainError as exc:
+            status = _KIND_STATUS.get(exc.kind, 400)
+            return FetchedPage(url=url, status=status, content_type="application/problem+json",
+                               body=exc.code.encode(), headers={"x-gharart-code": exc.code},
+                               timing_ms=(time.perf_counter() - started) * 1000)
+    body: bytes = page.body
+    return FetchedPage(url=url, status=page.status, content_type=page.content_type, body=body[:max_bytes],
+                       headers={k: v for k, v in page.headers}, truncated=len(body) > max_bytes,
+                       timing_ms=(time.perf_counter() - started) * 1000)
+
+
+class ProfilePageSource:
+    """What ``GET /profiles/{handle}/{path}`` would answer an anonymous visitor."""
+
+    def __init__(self, sites: Any, uow_factory: UowFactory, handle: str) -> None:
+        self.sites = sites
+        self.uow_factory = uow_factory
+        self.handle = handle
+
+    async def get(self, url: str, *, max_bytes: int, timeout_s: float) -> FetchedPage:
+        async def serve(uow: Any, path: str, query: str) -> Any:
+            return await self.sites.serve_profile(uow, self.handle, path, query=query)
+
+        return await _served(serve, self.uow_factory, url, max_bytes)
+
+
+class PreviewPageSource:
+    """What ``GET .../site-deployments/{id}/preview/{path}`` answers, whatever is live."""
+
+    def __init__(self, sites: Any, uow_factory: UowFactory, handle: str, deployment_id: str) -> None:
+        self.sites = sites
+        self.uow_factory = uow_factory
+        self.handle = handle
+        self.deployment_id = deployment_id
+
+    async def get(self, url: str, *, max_bytes: int, timeout_s: float) -> FetchedPage:
+        async def serve(uow: Any, path: str, query: str) -> Any:
+            return await self.sites.serve_preview(uow, self.handle, self.deployment_id, path, query=query)
+
+        return await _served(serve, self.uow_factory, url, max_bytes)
+
+
+class FetcherPageSource:
+    """Network pages through the links ``Fetcher`` (guarded; it follows redirects itself)."""
+
+    def __init__(self, fetcher: Any, *, max_redirects: int = 5) -> None:
+        self.fetcher = fetcher
+        self.max_redirects = max_redirects
+
+    async def get(self, url: str, *, max_bytes: int, timeout_s: float) -> FetchedPage:
+        started = time.perf_counter()
+        try:
+            resp = await self.fetcher.fetch(url, method="GET", timeout=timeout_s, max_redirects=self.max_redirects,
+                                            max_body=max_bytes, headers={"User-Agent": USER_AGENT})
+        except Exception as exc:
+            kind = getattr(exc, "kind", None) or "connection_error"
+            return FetchedPage(url=url, status=None, error=str(kind),
+                               timing_ms=(time.perf_counter() - started) * 1000)
+        headers = {k: v for k, v in resp.headers}
+        ctype = next((v for k, v in resp.headers if k.lower() == "content-type"), None)
+        body: bytes = resp.body
+        declared = next((v for k, v in resp.headers if k.lower() == "content-length"), None)
+        truncated = len(body) >= max_bytes or (declared is not None and declared.isdigit()
+                                                and int(declared) > max_bytes)
+        return FetchedPage(url=url, status=resp.status, content_type=ctype, body=body[:max_bytes],
+                           headers=headers, truncated=truncated,
+                           timing_ms=getattr(resp, "elapsed_ms", 0.0) or (time.perf_counter() - started) * 1000,
+                           final_url=resp.url if resp.url != url else None)
+
+
+class IntelPageSources:
+    """The ``PageSourceFactory`` the container wires: in-process for own hostnames and previews."""
+
+    def __init__(self, sites: Any, uow_factory: UowFactory, fetcher: Any | None) -> None:
+        self.sites = sites
+        self.uow_factory = uow_factory
+        self.fetcher = fetcher
+
+    def for_site(self, handle: str, hostname: str, *, in_process: bool) -> PageSource:
+        if in_process:
+            return ProfilePageSource(self.sites, self.uow_factory, handle)
+        if self.fetcher is None:
+            raise RuntimeError("no outbound fetcher is configured for custom hostnames")
+        return FetcherPageSource(self.fetcher)
+
+    def for_preview(self, handle: str, deployment_id: str) -> PageSource:
+        return PreviewPageSource(self.sites, self.uow_factory, handle, deployment_id)
