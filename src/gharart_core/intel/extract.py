@@ -151,6 +151,10 @@ def extract_links(body: bytes | str, page_url: str, charset: str | None = None) 
     parser = _Parser()
     try:
         parser.feed(text)
+        tail = parser.rawdata
+        if tail.startswith("<") and ">" not in tail:
+            # a tag cut off at the end of the document: close its quote and the tag, keep its URLs
+            parser.feed(("'" if tail.count("'") % 2 else "") + ('"' if tail.count('"') % 2 else "") + ">")
         parser.close()
     except Exception:  # html.parser is lenient, but keep a crawl alive whatever the markup
         pass
