@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
+import re
 from html.parser import HTMLParser
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -33,6 +35,9 @@ class Extracted:
     links: tuple[str, ...]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalize_url(url: str, base: str | None = None) -> str | None:
     """Absolute, canonical ``http(s)`` URL without fragment, or None when it is not crawlable.
 
@@ -41,10 +46,29 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     ``data:`` and URLs carrying credentials give None.
     """
     url = url.strip()
-    if not url or any(ord(c) < 32 for c in url):
+    if not url or _CONTROL.search(url):
         return None
     try:
-        joined = urljoin(base, url) if base else url
+        if base is None:
+            joined = url
+        elif url[0] == "/" and url[:2] != "//":
+            joined = _origin(base) + url  # root-relative: the common case, no full RFC 3986 join needed
+        else:
+            joined = urljoin(base, url)
+    except ValueError:
+        return None
+    return _canonical(joined)
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin(base: str) -> str:
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical(joined: str) -> str | None:
+    try:
         parts = urlsplit(joined)
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS or not parts.hostname:
