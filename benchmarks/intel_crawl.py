@@ -34,8 +34,12 @@ from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesService
 
-OWNER = HandleAccess(Principal("usr_1", "o@example.com", frozenset({"sites:read", "sites:write"}), "pat_1"),
-                     "acme", "acc_1", Role.OWNER)
+OWNER = HandleAccess(
+    Principal("usr_1", "o@example.com", frozenset({"sites:read", "sites:write"}), "pat_1"),
+    "acme",
+    "acc_1",
+    Role.OWNER,
+)
 
 
 def peak_rss_mib() -> float:
@@ -51,10 +55,14 @@ def generate(pages: int, links: int, seed: int = 7) -> dict[str, bytes]:
         name = "index.html" if i == 0 else f"section{i % 20}/page{i}.html"
         targets = {(i + 1) % pages, *(rng.randrange(pages) for _ in range(links - 1))}
         anchors = "".join(
-            f'<li><a href="/{"" if t == 0 else f"section{t % 20}/page{t}.html"}">Page {t}</a></li>' for t in targets)
-        body = (f"<!doctype html><html><head><title>Page {i}</title><link rel=stylesheet href=/style.css>"
-                f"</head><body><h1>Page {i}</h1><p>{'Lorem ipsum dolor sit amet. ' * 40}</p>"
-                f"<ul>{anchors}</ul></body></html>")
+            f'<li><a href="/{"" if t == 0 else f"section{t % 20}/page{t}.html"}">Page {t}</a></li>'
+            for t in targets
+        )
+        body = (
+            f"<!doctype html><html><head><title>Page {i}</title><link rel=stylesheet href=/style.css>"
+            f"</head><body><h1>Page {i}</h1><p>{'Lorem ipsum dolor sit amet. ' * 40}</p>"
+            f"<ul>{anchors}</ul></body></html>"
+        )
         files[name] = body.encode()
     files["style.css"] = b"body{font-family:sans-serif}"
     return files
@@ -67,6 +75,7 @@ async def deploy(sites: SitesService, uow_factory, files: dict[str, bytes]) -> N
         dep, required = await sites.create_deployment(uow, OWNER, {"manifest": manifest, "message": "bench"})
         await uow.commit()
     for sha in required:
+
         async def chunks(data: bytes = by_sha[sha]) -> AsyncIterator[bytes]:
             yield data
 
@@ -101,8 +110,9 @@ async def main_async(pages: int, links: int) -> int:
     base_s = time.perf_counter() - t0
     base_rate = len(paths) / base_s
 
-    limits = CrawlLimits(max_pages=pages + 10, max_depth=10_000, time_budget_s=600, page_timeout_s=10,
-                         concurrency=4)
+    limits = CrawlLimits(
+        max_pages=pages + 10, max_depth=10_000, time_budget_s=600, page_timeout_s=10, concurrency=4
+    )
     t0 = time.perf_counter()
     result = await Crawler(source, limits).crawl("http://acme.localhost/")
     crawl_s = time.perf_counter() - t0
@@ -110,8 +120,15 @@ async def main_async(pages: int, links: int) -> int:
 
     # the same crawl as a run of the service (job runner, run bookkeeping, snapshot stored)
     jobs = InProcessJobRunner()
-    intel = IntelService(clock=clock, ids=ids, jobs=jobs, uow_factory=uow_factory, sites=sites,
-                         sources=IntelPageSources(sites, uow_factory, None), config=IntelConfig(limits=limits))
+    intel = IntelService(
+        clock=clock,
+        ids=ids,
+        jobs=jobs,
+        uow_factory=uow_factory,
+        sites=sites,
+        sources=IntelPageSources(sites, uow_factory, None),
+        config=IntelConfig(limits=limits),
+    )
     t0 = time.perf_counter()
     async with uow_factory() as uow:
         run = await intel.start_crawl(uow, OWNER, "acme.localhost")
@@ -122,12 +139,19 @@ async def main_async(pages: int, links: int) -> int:
         run = await intel.get_run(uow, OWNER, "acme.localhost", run.id, "crawl")
     peak = peak_rss_mib()
 
-    print(f"baseline: serve {len(paths)} paths in-process, no crawler: {base_s:.2f} s = {base_rate:,.0f} pages/s")
-    print(f"crawler:  {len(result.pages)} pages, {sum(len(p.links) for p in result.pages):,} links, "
-          f"{len(result.broken_links)} broken in {crawl_s:.2f} s = {rate:,.0f} pages/s "
-          f"(ratio to serving alone {rate / base_rate:.2f}x)")
-    print(f"crawl run through the service: {run.status}, {run.pages_done} pages in {run_s:.2f} s "
-          f"= {run.pages_done / run_s:,.0f} pages/s")
+    print(
+        f"baseline: serve {len(paths)} paths in-process, no crawler: {base_s:.2f} s"
+        f" = {base_rate:,.0f} pages/s"
+    )
+    print(
+        f"crawler:  {len(result.pages)} pages, {sum(len(p.links) for p in result.pages):,} links, "
+        f"{len(result.broken_links)} broken in {crawl_s:.2f} s = {rate:,.0f} pages/s "
+        f"(ratio to serving alone {rate / base_rate:.2f}x)"
+    )
+    print(
+        f"crawl run through the service: {run.status}, {run.pages_done} pages in {run_s:.2f} s "
+        f"= {run.pages_done / run_s:,.0f} pages/s"
+    )
     print(f"peak RSS {peak:.1f} MiB (growth over the pre-crawl mark {peak - rss_before:.1f} MiB)")
     ok = len(result.pages) == len(files) and run.status == "completed" and not result.broken_links
     print("OK" if ok else "FAIL")

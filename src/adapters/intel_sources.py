@@ -23,10 +23,19 @@ __all__ = ["FetcherPageSource", "IntelPageSources", "PreviewPageSource", "Profil
 
 UowFactory = Callable[..., AbstractAsyncContextManager[Any]]
 _KIND_STATUS = {
-    ErrorKind.BAD_REQUEST: 400, ErrorKind.VALIDATION: 422, ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403, ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.GONE: 410,
-    ErrorKind.PRECONDITION_FAILED: 412, ErrorKind.PRECONDITION_REQUIRED: 428, ErrorKind.TOO_LARGE: 413,
-    ErrorKind.UNSUPPORTED_MEDIA: 415, ErrorKind.RATE_LIMITED: 429, ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.BAD_REQUEST: 400,
+    ErrorKind.VALIDATION: 422,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.GONE: 410,
+    ErrorKind.PRECONDITION_FAILED: 412,
+    ErrorKind.PRECONDITION_REQUIRED: 428,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNSUPPORTED_MEDIA: 415,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.UNAVAILABLE: 503,
 }
 
 
@@ -35,8 +44,9 @@ def _split(url: str) -> tuple[str, str]:
     return unquote(parts.path or "/").lstrip("/"), parts.query
 
 
-async def _served(serve: Callable[[Any, str, str], Awaitable[Any]], uow_factory: UowFactory, url: str,
-                  max_bytes: int) -> FetchedPage:
+async def _served(
+    serve: Callable[[Any, str, str], Awaitable[Any]], uow_factory: UowFactory, url: str, max_bytes: int
+) -> FetchedPage:
     path, query = _split(url)
     started = time.perf_counter()
     async with uow_factory(write=False) as uow:
@@ -44,13 +54,24 @@ async def _served(serve: Callable[[Any, str, str], Awaitable[Any]], uow_factory:
             page = await serve(uow, path, query)
         except DomainError as exc:
             status = _KIND_STATUS.get(exc.kind, 400)
-            return FetchedPage(url=url, status=status, content_type="application/problem+json",
-                               body=exc.code.encode(), headers={"x-gharart-code": exc.code},
-                               timing_ms=(time.perf_counter() - started) * 1000)
+            return FetchedPage(
+                url=url,
+                status=status,
+                content_type="application/problem+json",
+                body=exc.code.encode(),
+                headers={"x-gharart-code": exc.code},
+                timing_ms=(time.perf_counter() - started) * 1000,
+            )
     body: bytes = page.body
-    return FetchedPage(url=url, status=page.status, content_type=page.content_type, body=body[:max_bytes],
-                       headers={k: v for k, v in page.headers}, truncated=len(body) > max_bytes,
-                       timing_ms=(time.perf_counter() - started) * 1000)
+    return FetchedPage(
+        url=url,
+        status=page.status,
+        content_type=page.content_type,
+        body=body[:max_bytes],
+        headers={k: v for k, v in page.headers},
+        truncated=len(body) > max_bytes,
+        timing_ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 class ProfilePageSource:
@@ -94,22 +115,36 @@ class FetcherPageSource:
     async def get(self, url: str, *, max_bytes: int, timeout_s: float) -> FetchedPage:
         started = time.perf_counter()
         try:
-            resp = await self.fetcher.fetch(url, method="GET", timeout=timeout_s, max_redirects=self.max_redirects,
-                                            max_body=max_bytes, headers={"User-Agent": USER_AGENT})
+            resp = await self.fetcher.fetch(
+                url,
+                method="GET",
+                timeout=timeout_s,
+                max_redirects=self.max_redirects,
+                max_body=max_bytes,
+                headers={"User-Agent": USER_AGENT},
+            )
         except Exception as exc:
             kind = getattr(exc, "kind", None) or "connection_error"
-            return FetchedPage(url=url, status=None, error=str(kind),
-                               timing_ms=(time.perf_counter() - started) * 1000)
+            return FetchedPage(
+                url=url, status=None, error=str(kind), timing_ms=(time.perf_counter() - started) * 1000
+            )
         headers = {k: v for k, v in resp.headers}
         ctype = next((v for k, v in resp.headers if k.lower() == "content-type"), None)
         body: bytes = resp.body
         declared = next((v for k, v in resp.headers if k.lower() == "content-length"), None)
-        truncated = len(body) >= max_bytes or (declared is not None and declared.isdigit()
-                                                and int(declared) > max_bytes)
-        return FetchedPage(url=url, status=resp.status, content_type=ctype, body=body[:max_bytes],
-                           headers=headers, truncated=truncated,
-                           timing_ms=getattr(resp, "elapsed_ms", 0.0) or (time.perf_counter() - started) * 1000,
-                           final_url=resp.url if resp.url != url else None)
+        truncated = len(body) >= max_bytes or (
+            declared is not None and declared.isdigit() and int(declared) > max_bytes
+        )
+        return FetchedPage(
+            url=url,
+            status=resp.status,
+            content_type=ctype,
+            body=body[:max_bytes],
+            headers=headers,
+            truncated=truncated,
+            timing_ms=getattr(resp, "elapsed_ms", 0.0) or (time.perf_counter() - started) * 1000,
+            final_url=resp.url if resp.url != url else None,
+        )
 
 
 class IntelPageSources:

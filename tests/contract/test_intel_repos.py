@@ -13,23 +13,42 @@ H = "http://acme.localhost"
 
 
 def _snap(sid, at, host="acme.localhost", handle="acme"):
-    pages = (SnapshotPage(f"{H}/", 200, "text/html; charset=utf-8", "a" * 64, "Home", (f"{H}/a", f"{H}/b"), 1.5),
-             SnapshotPage(f"{H}/a", None, None, None, None, (), 10.0, "timeout"),
-             SnapshotPage(f"{H}/b", 404, "text/html", "b" * 64, None, (), 0.3))
+    pages = (
+        SnapshotPage(f"{H}/", 200, "text/html; charset=utf-8", "a" * 64, "Home", (f"{H}/a", f"{H}/b"), 1.5),
+        SnapshotPage(f"{H}/a", None, None, None, None, (), 10.0, "timeout"),
+        SnapshotPage(f"{H}/b", 404, "text/html", "b" * 64, None, (), 0.3),
+    )
     return Snapshot(sid, handle, host, at, pages, (BrokenLink(f"{H}/", f"{H}/b", 404),), run_id="run_0")
 
 
 async def test_runs_round_trip_and_update(uow_factory):
-    run = Run("run_1", "acme", "replay", "queued", "acme.localhost", T0, created_by="usr_1",
-              snapshot_id="snp_1", deployment_id="dep_1")
+    run = Run(
+        "run_1",
+        "acme",
+        "replay",
+        "queued",
+        "acme.localhost",
+        T0,
+        created_by="usr_1",
+        snapshot_id="snp_1",
+        deployment_id="dep_1",
+    )
     async with uow_factory() as uow:
         await uow.intel.add_run(run)
         await uow.commit()
-    done = attrs.evolve(run, status="completed", started_at=T0, finished_at=T0 + timedelta(seconds=3),
-                        verdict="fail", pages_done=7,
-                        reasons=(Reason("page_missing", f"{H}/a", 200, 404),
-                                 Reason("new_broken_link", f"{H}/x", None, 404, source=f"{H}/"),
-                                 Reason("content_changed", f"{H}/", "a" * 64, "b" * 64)))
+    done = attrs.evolve(
+        run,
+        status="completed",
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=3),
+        verdict="fail",
+        pages_done=7,
+        reasons=(
+            Reason("page_missing", f"{H}/a", 200, 404),
+            Reason("new_broken_link", f"{H}/x", None, 404, source=f"{H}/"),
+            Reason("content_changed", f"{H}/", "a" * 64, "b" * 64),
+        ),
+    )
     async with uow_factory() as uow:
         assert await uow.intel.get_run("acme", "run_1") == run
         assert await uow.intel.get_run("other", "run_1") is None

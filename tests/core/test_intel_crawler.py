@@ -18,8 +18,14 @@ HOST = "http://site.localhost"
 class GraphSource:
     """Node i is ``/p{i}`` (node 0 is ``/``); edges become ``<a href>``s."""
 
-    def __init__(self, edges: dict[int, list[int]], *, robots: str | None = None, delay: float = 0.0,
-                 extra: dict[str, FetchedPage] | None = None) -> None:
+    def __init__(
+        self,
+        edges: dict[int, list[int]],
+        *,
+        robots: str | None = None,
+        delay: float = 0.0,
+        extra: dict[str, FetchedPage] | None = None,
+    ) -> None:
         self.edges = edges
         self.robots = robots
         self.delay = delay
@@ -48,7 +54,9 @@ class GraphSource:
             node = 0 if url == f"{HOST}/" else int(url.rsplit("/p", 1)[1]) if "/p" in url else None
             if node is None or node not in self.edges:
                 return FetchedPage(url, 404, "text/html", b"<title>nope</title>")
-            body = f"<title>n{node}</title>" + "".join(f'<a href="{self.url(j)}">x</a>' for j in self.edges[node])
+            body = f"<title>n{node}</title>" + "".join(
+                f'<a href="{self.url(j)}">x</a>' for j in self.edges[node]
+            )
             return FetchedPage(url, 200, "text/html; charset=utf-8", body.encode()[:max_bytes])
         finally:
             self.active -= 1
@@ -63,7 +71,9 @@ def test_cycles_are_visited_once_and_broken_links_found():
     result = crawl(src)
     assert sorted(p.url for p in result.pages) == sorted([GraphSource.url(i) for i in (0, 1, 2, 9)])
     assert len(src.fetched) == 4
-    assert [(b.from_url, b.to_url, b.status) for b in result.broken_links] == [(f"{HOST}/p1", f"{HOST}/p9", 404)]
+    assert [(b.from_url, b.to_url, b.status) for b in result.broken_links] == [
+        (f"{HOST}/p1", f"{HOST}/p9", 404)
+    ]
     home = result.pages[0]
     assert home.title == "n0" and home.status == 200 and len(home.digest) == 64
 
@@ -78,7 +88,9 @@ def test_robots_disallow_is_respected():
 def test_redirect_is_recorded_and_followed_on_the_same_host_only():
     extra = {
         f"{HOST}/p1": FetchedPage(f"{HOST}/p1", 301, "text/html", b"", headers={"Location": "/p2"}),
-        f"{HOST}/p3": FetchedPage(f"{HOST}/p3", 302, None, b"", headers={"location": "https://evil.example/"}),
+        f"{HOST}/p3": FetchedPage(
+            f"{HOST}/p3", 302, None, b"", headers={"location": "https://evil.example/"}
+        ),
     }
     src = GraphSource({0: [1, 3], 2: []}, extra=extra)
     result = crawl(src)
@@ -120,8 +132,10 @@ def test_per_host_concurrency_is_shared():
 
     async def two_crawls():
         c = CrawlLimits(concurrency=10)
-        await asyncio.gather(Crawler(src, c, host_limiter=limiter).crawl(f"{HOST}/"),
-                             Crawler(src, c, host_limiter=limiter).crawl(f"{HOST}/"))
+        await asyncio.gather(
+            Crawler(src, c, host_limiter=limiter).crawl(f"{HOST}/"),
+            Crawler(src, c, host_limiter=limiter).crawl(f"{HOST}/"),
+        )
 
     asyncio.run(two_crawls())
     assert src.peak <= 3
@@ -142,8 +156,10 @@ def reachable(edges: dict[int, list[int]], max_depth: int) -> set[int]:
 
 
 graphs = st.integers(min_value=1, max_value=25).flatmap(
-    lambda n: st.dictionaries(st.integers(0, n - 1), st.lists(st.integers(0, n - 1), max_size=5),
-                              min_size=1, max_size=n))
+    lambda n: st.dictionaries(
+        st.integers(0, n - 1), st.lists(st.integers(0, n - 1), max_size=5), min_size=1, max_size=n
+    )
+)
 
 
 @settings(max_examples=40)

@@ -20,14 +20,21 @@ def test_extracts_every_kind_of_link_in_document_order():
     got = extract_links(html, BASE)
     assert got.title == "Hello world"
     assert got.links == (
-        "http://acme.localhost/s.css", "http://acme.localhost/blog/app.js", "http://acme.localhost/about",
-        "http://acme.localhost/blog/post.html", "http://acme.localhost/i.png", "http://acme.localhost/i-2x.png",
-        "http://acme.localhost/i-3x.png", "https://other.example/x",
+        "http://acme.localhost/s.css",
+        "http://acme.localhost/blog/app.js",
+        "http://acme.localhost/about",
+        "http://acme.localhost/blog/post.html",
+        "http://acme.localhost/i.png",
+        "http://acme.localhost/i-2x.png",
+        "http://acme.localhost/i-3x.png",
+        "https://other.example/x",
     )
 
 
 def test_malformed_html_still_yields_links():
-    html = b"<html><title>Broken<a href='/a'>a<div><a href=/b><p <a href=\"/c\"> <img src=/d.png <<<>>> \xff\xfe"
+    html = (
+        b"<html><title>Broken<a href='/a'>a<div><a href=/b><p <a href=\"/c\"> <img src=/d.png <<<>>> \xff\xfe"
+    )
     got = extract_links(html, "http://h/")
     assert "http://h/a" in got.links and "http://h/b" in got.links
 

@@ -53,29 +53,52 @@ def test_known_broken_links_are_not_new():
     assert diff_replay(s, {f"{H}/": page("/")}, [BrokenLink(f"{H}/", f"{H}/x", 404)]) == ("pass", ())
 
 
-@pytest.mark.parametrize(("before", "after", "verdict"), [
-    (200, 500, "fail"), (301, 403, "fail"), (200, None, "fail"), (200, 301, "pass"),
-    (404, 200, "pass"), (500, 404, "pass"), (200, 410, "fail"),
-])
+@pytest.mark.parametrize(
+    ("before", "after", "verdict"),
+    [
+        (200, 500, "fail"),
+        (301, 403, "fail"),
+        (200, None, "fail"),
+        (200, 301, "pass"),
+        (404, 200, "pass"),
+        (500, 404, "pass"),
+        (200, 410, "fail"),
+    ],
+)
 def test_status_changes(before, after, verdict):
     s = snap(page("/x", status=before))
     assert diff_replay(s, {f"{H}/x": page("/x", status=after)}, [])[0] == verdict
 
 
-@given(st.lists(st.tuples(st.sampled_from([200, 301, 404, 500]), st.sampled_from(["a", "b"])), max_size=6),
-       st.lists(st.tuples(st.sampled_from([200, 301, 404, 500, None]), st.sampled_from(["a", "b"])), max_size=6))
+@given(
+    st.lists(st.tuples(st.sampled_from([200, 301, 404, 500]), st.sampled_from(["a", "b"])), max_size=6),
+    st.lists(st.tuples(st.sampled_from([200, 301, 404, 500, None]), st.sampled_from(["a", "b"])), max_size=6),
+)
 def test_verdict_fails_iff_an_ok_page_stops_being_ok(before, after):
     pages = [page(f"/{i}", s, d) for i, (s, d) in enumerate(before)]
     now = {f"{H}/{i}": page(f"/{i}", s, d) for i, (s, d) in enumerate(after)}
     verdict, _ = diff_replay(snap(*pages), now, [])
-    broken = any(200 <= p.status < 400 and not (now.get(p.url) and now[p.url].status
-                                                 and 200 <= now[p.url].status < 400) for p in pages)
+    broken = any(
+        200 <= p.status < 400
+        and not (now.get(p.url) and now[p.url].status and 200 <= now[p.url].status < 400)
+        for p in pages
+    )
     assert verdict == ("fail" if broken else "pass")
 
 
 def replay(run_id, verdict, finished, status="completed"):
-    return Run(run_id, "acme", "replay", status, "acme.localhost", T0, finished_at=finished, verdict=verdict,
-               deployment_id="dep_1", snapshot_id="snp_1")
+    return Run(
+        run_id,
+        "acme",
+        "replay",
+        status,
+        "acme.localhost",
+        T0,
+        finished_at=finished,
+        verdict=verdict,
+        deployment_id="dep_1",
+        snapshot_id="snp_1",
+    )
 
 
 def test_gate_requires_a_fresh_passing_replay():
@@ -94,8 +117,11 @@ def test_gate_requires_a_fresh_passing_replay():
 
 def test_gate_names_the_latest_failed_run():
     now = T0 + timedelta(hours=1)
-    runs = [replay("run_1", "pass", now - timedelta(minutes=30)), replay("run_2", "fail", now - timedelta(minutes=5)),
-            replay("run_3", None, None, status="running")]
+    runs = [
+        replay("run_1", "pass", now - timedelta(minutes=30)),
+        replay("run_2", "fail", now - timedelta(minutes=5)),
+        replay("run_3", None, None, status="running"),
+    ]
     with pytest.raises(Conflict) as e:
         check_replay_gate("dep_1", runs, now)
     assert e.value.code == "replay_failed" and e.value.extra["runId"] == "run_2"

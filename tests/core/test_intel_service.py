@@ -37,10 +37,17 @@ def html(title, *links):
 
 class FakeSites:
     def __init__(self):
-        self.live = {"": html("Home", "/about", "/blog/"), "about": html("About", "/"),
-                     "blog/": html("Blog", "/blog/one.html"), "blog/one.html": html("One", "/about")}
+        self.live = {
+            "": html("Home", "/about", "/blog/"),
+            "about": html("About", "/"),
+            "blog/": html("Blog", "/blog/one.html"),
+            "blog/one.html": html("One", "/about"),
+        }
         self.deployments: dict[str, dict[str, str]] = {}
-        self.custom = [Host("www.acme.example", "custom", True), Host("pending.acme.example", "custom", False)]
+        self.custom = [
+            Host("www.acme.example", "custom", True),
+            Host("pending.acme.example", "custom", False),
+        ]
 
     async def hostnames(self, uow, handle):
         return [Host(f"{handle}.localhost", "default", True), *self.custom]
@@ -78,8 +85,15 @@ def system():
     sites = FakeSites()
     jobs = InProcessJobRunner()
     clock = FakeClock()
-    svc = IntelService(clock=clock, ids=SequentialIds(), jobs=jobs, uow_factory=uow_factory, sites=sites,
-                       sources=IntelPageSources(sites, uow_factory, fetcher=None), config=IntelConfig())
+    svc = IntelService(
+        clock=clock,
+        ids=SequentialIds(),
+        jobs=jobs,
+        uow_factory=uow_factory,
+        sites=sites,
+        sources=IntelPageSources(sites, uow_factory, fetcher=None),
+        config=IntelConfig(),
+    )
     return svc, uow_factory, jobs, sites, clock
 
 
@@ -95,7 +109,9 @@ async def _crawl(svc, uow_factory, jobs, host="acme.localhost"):
 
 async def _replay(svc, uow_factory, jobs, snapshot_id, dep):
     async with uow_factory() as uow:
-        run = await svc.start_replay(uow, access(), "acme.localhost", {"snapshotId": snapshot_id, "deploymentId": dep})
+        run = await svc.start_replay(
+            uow, access(), "acme.localhost", {"snapshotId": snapshot_id, "deploymentId": dep}
+        )
         await uow.commit()
     await jobs.drain()
     async with uow_factory(write=False) as uow:
@@ -109,8 +125,12 @@ async def test_crawl_then_replay_fail_then_pass_and_gate(system):
     async with uow_factory(write=False) as uow:
         snap = await svc.get_snapshot(uow, access(), "ACME.localhost:8000")
     assert snap.id == run.snapshot_id
-    assert [p.url for p in snap.pages] == ["http://acme.localhost/", "http://acme.localhost/about",
-                                           "http://acme.localhost/blog/", "http://acme.localhost/blog/one.html"]
+    assert [p.url for p in snap.pages] == [
+        "http://acme.localhost/",
+        "http://acme.localhost/about",
+        "http://acme.localhost/blog/",
+        "http://acme.localhost/blog/one.html",
+    ]
     assert snap.broken_links == ()
 
     broken = dict(sites.live)
@@ -147,7 +167,7 @@ async def test_crawl_then_replay_fail_then_pass_and_gate(system):
 
 
 async def test_hostname_rules_and_errors(system):
-    svc, uow_factory, jobs, sites, _ = system
+    svc, uow_factory, _, _, _ = system
     async with uow_factory() as uow:
         for host in ("other.localhost", "pending.acme.example", "evil.example"):
             with pytest.raises(NotFound) as e:
@@ -165,11 +185,15 @@ async def test_hostname_rules_and_errors(system):
         with pytest.raises(NotFound) as e:
             await svc.get_run(uow, access(), "acme.localhost", "run_nope", "crawl")
         assert e.value.code == "run_not_found"
-        for body, fields in [([], {("body", "invalid_type")}),
-                             ({}, {("snapshotId", "required"), ("deploymentId", "required")}),
-                             ({"snapshotId": 1, "deploymentId": "dep_x"}, {("snapshotId", "invalid_type")}),
-                             ({"snapshotId": "snp_01J0000000000000000000000A", "deploymentId": "dep_x"},
-                              {("snapshotId", "snapshot_not_found"), ("deploymentId", "deployment_not_found")})]:
+        for body, fields in [
+            ([], {("body", "invalid_type")}),
+            ({}, {("snapshotId", "required"), ("deploymentId", "required")}),
+            ({"snapshotId": 1, "deploymentId": "dep_x"}, {("snapshotId", "invalid_type")}),
+            (
+                {"snapshotId": "snp_01J0000000000000000000000A", "deploymentId": "dep_x"},
+                {("snapshotId", "snapshot_not_found"), ("deploymentId", "deployment_not_found")},
+            ),
+        ]:
             with pytest.raises(ValidationFailed) as e:
                 await svc.start_replay(uow, access(), "acme.localhost", body)
             assert {(f.field, f.code) for f in e.value.errors} == fields

@@ -9,6 +9,7 @@ fetcher with the same interface.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +23,12 @@ from gharart_core.intel.model import CrawlLimits
 
 PAGES = {
     "/": '<title>Home</title><a href="/a">a</a><a href="/old">old</a><a href="/private/x">p</a>'
-         '<a href="/slow">slow</a><a href="/huge">huge</a><a href="/bad">bad</a><a href="/gone">gone</a>'
-         '<a href="http://example.invalid/ext">ext</a>',
+    '<a href="/slow">slow</a><a href="/huge">huge</a><a href="/bad">bad</a><a href="/gone">gone</a>'
+    '<a href="http://example.invalid/ext">ext</a>',
     "/a": '<title>A</title><a href="/">home</a><a href="/a#frag">self</a>',
     "/private/x": "<title>secret</title>",
-    "/bad": '<html><title>Bad<<a href="/c">c<div <p><a href=/d.html>d</a><img src="/i.png" srcset="/i2.png 2x',
+    "/bad": '<html><title>Bad<<a href="/c">c<div <p><a href=/d.html>d</a>'
+    '<img src="/i.png" srcset="/i2.png 2x',
     "/c": "<title>C</title>",
     "/d.html": "<title>D</title>",
 }
@@ -45,10 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def do_GET(self):
         if self.path == "/robots.txt":
@@ -96,7 +96,7 @@ class LoopbackFetcher:
     """Same interface as the links ``Fetcher`` (no SSRF guard: loopback test server only)."""
 
     @staticmethod
-    def Response(status, url, headers, body, elapsed_ms):  # noqa: N802
+    def Response(status, url, headers, body, elapsed_ms):
         return type("R", (), dict(status=status, url=url, headers=headers, body=body, elapsed_ms=elapsed_ms))
 
     async def fetch(self, url, *, method="GET", timeout=5.0, max_redirects=5, max_body=1 << 20, headers=None):
@@ -113,8 +113,13 @@ class LoopbackFetcher:
                         if resp.is_redirect and "location" in resp.headers:
                             url = str(resp.url.join(resp.headers["location"]))
                             continue
-                        return self.Response(resp.status_code, str(resp.url), tuple(resp.headers.items()),
-                                             bytes(body[:max_body]), (time.perf_counter() - started) * 1000)
+                        return self.Response(
+                            resp.status_code,
+                            str(resp.url),
+                            tuple(resp.headers.items()),
+                            bytes(body[:max_body]),
+                            (time.perf_counter() - started) * 1000,
+                        )
                 except httpx.TimeoutException as exc:
                     raise FetchFailed("timeout") from exc
                 except httpx.ConnectError as exc:
@@ -130,8 +135,9 @@ def make_fetcher(allow: str):
     return links_make_fetcher(allowlist=allow)
 
 
-LIMITS = CrawlLimits(max_pages=50, max_depth=5, time_budget_s=20, page_timeout_s=0.5,
-                     max_body_bytes=256 * 1024, concurrency=3)
+LIMITS = CrawlLimits(
+    max_pages=50, max_depth=5, time_budget_s=20, page_timeout_s=0.5, max_body_bytes=256 * 1024, concurrency=3
+)
 
 
 def test_crawl_of_the_local_server(server):
@@ -154,6 +160,8 @@ def test_crawl_of_the_local_server(server):
     # malformed HTML still gives its links
     assert {"/c", "/d.html", "/i.png", "/i2.png"} <= set(pages)
     assert pages["/bad"].title is not None
-    broken = {(b.from_url.replace(f"http://{server}", ""), b.to_url.replace(f"http://{server}", ""))
-              for b in result.broken_links}
+    broken = {
+        (b.from_url.replace(f"http://{server}", ""), b.to_url.replace(f"http://{server}", ""))
+        for b in result.broken_links
+    }
     assert ("/", "/gone") in broken and ("/", "/slow") in broken and ("/bad", "/i.png") in broken

@@ -15,8 +15,10 @@ import pytest
 try:
     from gharart_core.sites.service import SitesService
 except ImportError:  # pragma: no cover - before the sites area is merged
-    pytest.skip("the sites service (gharart_core.sites.service) is not importable on this branch yet",
-                allow_module_level=True)
+    pytest.skip(
+        "the sites service (gharart_core.sites.service) is not importable on this branch yet",
+        allow_module_level=True,
+    )
 
 from adapters.intel_sources import IntelPageSources
 from adapters.jobs import InProcessJobRunner
@@ -39,9 +41,10 @@ OWNER = HandleAccess(Principal("usr_1", "o@example.com", SCOPES, "pat_1"), "acme
 
 V1 = {
     "index.html": '<title>Acme</title><a href="/about.html">About</a><a href="/blog/">Blog</a>'
-                  '<link rel="stylesheet" href="/style.css"><img src="/logo.png" srcset="/logo@2x.png 2x">',
+    '<link rel="stylesheet" href="/style.css"><img src="/logo.png" srcset="/logo@2x.png 2x">',
     "about.html": '<title>About</title><a href="/">Home</a>',
-    "blog/index.html": '<title>Blog</title><a href="/blog/first.html">First</a><a href="../about.html">About</a>',
+    "blog/index.html": '<title>Blog</title><a href="/blog/first.html">First</a>'
+    '<a href="../about.html">About</a>',
     "blog/first.html": '<title>First</title><a href="/blog/">Back</a>',
     "style.css": "body{color:#333}",
     "logo.png": "PNG1",
@@ -55,12 +58,22 @@ class System:
         self.clock = FakeClock()
         self.jobs = InProcessJobRunner()
         ids = SequentialIds()
-        self.sites = SitesService(clock=self.clock, ids=ids, tokens=SecretsTokenSource(),
-                                  object_store=MemoryObjectStore(),
-                                  replay_gate=IntelReplayGate(self.clock, 86400))
-        self.intel = IntelService(clock=self.clock, ids=ids, jobs=self.jobs, uow_factory=uow_factory,
-                                  sites=self.sites, sources=IntelPageSources(self.sites, uow_factory, None),
-                                  config=IntelConfig())
+        self.sites = SitesService(
+            clock=self.clock,
+            ids=ids,
+            tokens=SecretsTokenSource(),
+            object_store=MemoryObjectStore(),
+            replay_gate=IntelReplayGate(self.clock, 86400),
+        )
+        self.intel = IntelService(
+            clock=self.clock,
+            ids=ids,
+            jobs=self.jobs,
+            uow_factory=uow_factory,
+            sites=self.sites,
+            sources=IntelPageSources(self.sites, uow_factory, None),
+            config=IntelConfig(),
+        )
 
     async def call(self, fn, *args, write=True):
         async with self.uow_factory(write=write) as uow:
@@ -69,11 +82,16 @@ class System:
             return out
 
     async def deploy(self, files: dict[str, str]) -> str:
-        manifest = {p: {"sha256": hashlib.sha256(c.encode()).hexdigest(), "size": len(c.encode())}
-                    for p, c in files.items()}
+        manifest = {
+            p: {"sha256": hashlib.sha256(c.encode()).hexdigest(), "size": len(c.encode())}
+            for p, c in files.items()
+        }
         by_sha = {hashlib.sha256(c.encode()).hexdigest(): c.encode() for c in files.values()}
-        dep, required = await self.call(self.sites.create_deployment, OWNER, {"manifest": manifest, "message": "m"})
+        dep, required = await self.call(
+            self.sites.create_deployment, OWNER, {"manifest": manifest, "message": "m"}
+        )
         for sha in required:
+
             async def chunks(data=by_sha[sha]) -> AsyncIterator[bytes]:
                 yield data
 
@@ -115,8 +133,15 @@ async def test_replay_gate_end_to_end(system):
     assert crawl.status == "completed", crawl.error
     snap = await system.call(system.intel.get_snapshot, OWNER, HOST, write=False)
     urls = {p.url for p in snap.pages}
-    assert {f"{BASE}/", f"{BASE}/about.html", f"{BASE}/blog/", f"{BASE}/blog/first.html",
-            f"{BASE}/style.css", f"{BASE}/logo.png", f"{BASE}/logo@2x.png"} <= urls
+    assert {
+        f"{BASE}/",
+        f"{BASE}/about.html",
+        f"{BASE}/blog/",
+        f"{BASE}/blog/first.html",
+        f"{BASE}/style.css",
+        f"{BASE}/logo.png",
+        f"{BASE}/logo@2x.png",
+    } <= urls
     assert all(p.status == 200 for p in snap.pages if p.url != f"{BASE}/robots.txt")
     assert snap.broken_links == ()
 
@@ -124,7 +149,9 @@ async def test_replay_gate_end_to_end(system):
 
     # v2 deletes about.html and links the blog to a page that does not exist
     v2_files = {k: v for k, v in V1.items() if k != "about.html"}
-    v2_files["blog/first.html"] = '<title>First</title><a href="/blog/">Back</a><a href="/contact.html">Contact</a>'
+    v2_files["blog/first.html"] = (
+        '<title>First</title><a href="/blog/">Back</a><a href="/contact.html">Contact</a>'
+    )
     v2 = await system.deploy(v2_files)
     with pytest.raises(Conflict) as refused:
         await system.promote(v2)
@@ -146,7 +173,7 @@ async def test_replay_gate_end_to_end(system):
     passed = await system.run(system.intel.start_replay, {"snapshotId": snap.id, "deploymentId": v3})
     assert passed.verdict == "pass", passed.reasons
     assert [(r.kind, r.url) for r in passed.reasons] == [("content_changed", f"{BASE}/about.html")]
-    dep, site, _ = await system.promote(v3)
+    _, site, _ = await system.promote(v3)
     assert site.live_deployment_id == v3
 
     async def serve(uow, path):
@@ -156,6 +183,9 @@ async def test_replay_gate_end_to_end(system):
     assert b"About us" in page.body
 
     # the gate guards promote, not rollback
-    dep, site, _ = await system.call(system.sites.rollback, OWNER,
-                                     {"targetDeploymentId": v1, "expectedLiveDeploymentId": v3, "reason": "r"})
+    _, site, _ = await system.call(
+        system.sites.rollback,
+        OWNER,
+        {"targetDeploymentId": v1, "expectedLiveDeploymentId": v3, "reason": "r"},
+    )
     assert site.live_deployment_id == v1

@@ -27,8 +27,11 @@ class MemoryIntel:
         return run if run is not None and run.handle == handle else None
 
     async def replays_for_deployment(self, handle: str, deployment_id: str) -> Sequence[Run]:
-        runs = [r for r in self.s.table("intel_runs").values()
-                if r.handle == handle and r.kind == REPLAY and r.deployment_id == deployment_id]
+        runs = [
+            r
+            for r in self.s.table("intel_runs").values()
+            if r.handle == handle and r.kind == REPLAY and r.deployment_id == deployment_id
+        ]
         return sorted(runs, key=lambda r: (r.created_at, r.id))
 
     async def add_snapshot(self, snapshot: Snapshot) -> None:
@@ -39,8 +42,11 @@ class MemoryIntel:
         return snap if snap is not None and snap.handle == handle else None
 
     async def latest_snapshot(self, handle: str, hostname: str) -> Snapshot | None:
-        snaps = [s for s in self.s.table("intel_snapshots").values()
-                 if s.handle == handle and s.hostname == hostname]
+        snaps = [
+            s
+            for s in self.s.table("intel_snapshots").values()
+            if s.handle == handle and s.hostname == hostname
+        ]
         return max(snaps, key=lambda s: (s.created_at, s.id), default=None)
 
 

@@ -20,7 +20,7 @@ from .model import BrokenLink, CrawlLimits, SnapshotPage
 from .ports import FetchedPage, PageSource
 from .robots import RobotsRules
 
-__all__ = ["CrawlResult", "Crawler", "HostLimiter", "broken_links", "fetch_to_page", "fetch_many"]
+__all__ = ["CrawlResult", "Crawler", "HostLimiter", "broken_links", "fetch_many", "fetch_to_page"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _ROBOTS_MAX_BYTES = 512 * 1024
@@ -57,18 +57,26 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 def fetch_to_page(fetched: FetchedPage, url: str) -> SnapshotPage:
     """Turn a fetch into a snapshot page: digest, title and links (HTML only, plus a redirect target)."""
     if fetched.status is None:
-        return SnapshotPage(url=url, status=None, content_type=None, digest=None, title=None, links=(),
-                            timing_ms=round(fetched.timing_ms, 1), error=fetched.error or "fetch_failed")
+        return SnapshotPage(
+            url=url,
+            status=None,
+            content_type=None,
+            digest=None,
+            title=None,
+            links=(),
+            timing_ms=round(fetched.timing_ms, 1),
+            error=fetched.error or "fetch_failed",
+        )
     ctype = fetched.content_type or _header(fetched.headers, "content-type")
     mime = (ctype or "").split(";")[0].strip().lower()
     title: str | None = None
     links: list[str] = []
     if mime in _HTML_TYPES and fetched.body:
-        charset = None
+        charset: str | None = None
         if "charset=" in (ctype or "").lower():
             charset = (ctype or "").lower().split("charset=")[1].split(";")[0].strip().strip('"') or None
             try:
-                b"".decode(charset)
+                b"".decode(charset or "utf-8")
             except LookupError:
                 charset = None
         found = extract_links(fetched.body, url, charset)
@@ -83,9 +91,16 @@ def fetch_to_page(fetched: FetchedPage, url: str) -> SnapshotPage:
         if final is not None and final != url and final not in links:
             links.append(final)
     error = fetched.error or ("body_truncated" if fetched.truncated else None)
-    return SnapshotPage(url=url, status=fetched.status, content_type=ctype,
-                        digest=hashlib.sha256(fetched.body).hexdigest(), title=title, links=tuple(links),
-                        timing_ms=round(fetched.timing_ms, 1), error=error)
+    return SnapshotPage(
+        url=url,
+        status=fetched.status,
+        content_type=ctype,
+        digest=hashlib.sha256(fetched.body).hexdigest(),
+        title=title,
+        links=tuple(links),
+        timing_ms=round(fetched.timing_ms, 1),
+        error=error,
+    )
 
 
 def broken_links(pages: Iterable[SnapshotPage], host: str) -> tuple[BrokenLink, ...]:
@@ -102,8 +117,13 @@ def broken_links(pages: Iterable[SnapshotPage], host: str) -> tuple[BrokenLink, 
     return tuple(out)
 
 
-async def fetch_many(source: PageSource, urls: Sequence[str], limits: CrawlLimits,
-                     sem: asyncio.Semaphore | None, remaining: Callable[[], float]) -> list[SnapshotPage | None]:
+async def fetch_many(
+    source: PageSource,
+    urls: Sequence[str],
+    limits: CrawlLimits,
+    sem: asyncio.Semaphore | None,
+    remaining: Callable[[], float],
+) -> list[SnapshotPage | None]:
     """Fetch ``urls`` concurrently (``limits.concurrency`` at a time); None where the budget ran out."""
     local = asyncio.Semaphore(max(1, limits.concurrency))
 
@@ -122,15 +142,21 @@ async def fetch_many(source: PageSource, urls: Sequence[str], limits: CrawlLimit
         started = time.perf_counter()
         try:
             fetched = await asyncio.wait_for(
-                source.get(url, max_bytes=limits.max_body_bytes, timeout_s=timeout), timeout)
+                source.get(url, max_bytes=limits.max_body_bytes, timeout_s=timeout), timeout
+            )
         except TimeoutError:
             if timeout < limits.page_timeout_s:
                 return None  # cut by the crawl's time budget, not the page's own fault
-            fetched = FetchedPage(url=url, status=None, error="timeout",
-                                  timing_ms=(time.perf_counter() - started) * 1000)
+            fetched = FetchedPage(
+                url=url, status=None, error="timeout", timing_ms=(time.perf_counter() - started) * 1000
+            )
         except Exception as exc:  # a source bug must not end the crawl: record it on the page
-            fetched = FetchedPage(url=url, status=None, error=f"fetch_failed: {type(exc).__name__}",
-                                  timing_ms=(time.perf_counter() - started) * 1000)
+            fetched = FetchedPage(
+                url=url,
+                status=None,
+                error=f"fetch_failed: {type(exc).__name__}",
+                timing_ms=(time.perf_counter() - started) * 1000,
+            )
         return fetch_to_page(fetched, url)
 
     return list(await asyncio.gather(*(one(u) for u in urls)))
@@ -139,9 +165,16 @@ async def fetch_many(source: PageSource, urls: Sequence[str], limits: CrawlLimit
 class Crawler:
     """Crawls one host from a start URL, within :class:`CrawlLimits`, respecting robots.txt."""
 
-    def __init__(self, source: PageSource, limits: CrawlLimits, *, host_limiter: HostLimiter | None = None,
-                 respect_robots: bool = True, monotonic: Callable[[], float] = time.monotonic,
-                 on_progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        source: PageSource,
+        limits: CrawlLimits,
+        *,
+        host_limiter: HostLimiter | None = None,
+        respect_robots: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_progress: Progress | None = None,
+    ) -> None:
         self.source = source
         self.limits = limits
         self.host_limiter = host_limiter
@@ -205,11 +238,16 @@ class Crawler:
             frontier = next_frontier
             depth += 1
         ordered = tuple(pages.values())
-        return CrawlResult(pages=ordered, broken_links=broken_links(ordered, host), stopped=stopped,
-                           robots_skipped=tuple(skipped))
+        return CrawlResult(
+            pages=ordered,
+            broken_links=broken_links(ordered, host),
+            stopped=stopped,
+            robots_skipped=tuple(skipped),
+        )
 
-    async def _robots(self, start: str, sem: asyncio.Semaphore | None,
-                      remaining: Callable[[], float]) -> RobotsRules:
+    async def _robots(
+        self, start: str, sem: asyncio.Semaphore | None, remaining: Callable[[], float]
+    ) -> RobotsRules:
         if not self.respect_robots:
             return RobotsRules(None)
         robots_url = start.split("/", 3)
@@ -219,10 +257,12 @@ class Crawler:
             if sem is not None:
                 async with sem:
                     fetched = await asyncio.wait_for(
-                        self.source.get(url, max_bytes=_ROBOTS_MAX_BYTES, timeout_s=timeout), timeout)
+                        self.source.get(url, max_bytes=_ROBOTS_MAX_BYTES, timeout_s=timeout), timeout
+                    )
             else:
                 fetched = await asyncio.wait_for(
-                    self.source.get(url, max_bytes=_ROBOTS_MAX_BYTES, timeout_s=timeout), timeout)
+                    self.source.get(url, max_bytes=_ROBOTS_MAX_BYTES, timeout_s=timeout), timeout
+                )
         except Exception:
             return RobotsRules.from_response(None, b"")
         return RobotsRules.from_response(fetched.status, fetched.body)

@@ -128,6 +128,9 @@ class Run:
 def transition_run(run: Run, to: str, **changes: Any) -> Run:
     """Apply one state change, raising 409 ``invalid_transition`` for anything the table forbids."""
     if to not in RUN_TRANSITIONS.get(run.status, frozenset()):
-        raise Conflict("invalid_transition", f"Run {run.id} cannot go from {run.status} to {to}.",
-                       extra={"currentStatus": run.status})
+        raise Conflict(
+            "invalid_transition",
+            f"Run {run.id} cannot go from {run.status} to {to}.",
+            extra={"currentStatus": run.status},
+        )
     return attrs.evolve(run, status=to, **changes)

@@ -38,8 +38,9 @@ def _fails(reason: Reason) -> bool:
     return False
 
 
-def diff_replay(before: Snapshot, after: Mapping[str, SnapshotPage],
-                after_broken: Sequence[BrokenLink]) -> tuple[str, tuple[Reason, ...]]:
+def diff_replay(
+    before: Snapshot, after: Mapping[str, SnapshotPage], after_broken: Sequence[BrokenLink]
+) -> tuple[str, tuple[Reason, ...]]:
     """Compare a snapshot with the same URLs fetched from a candidate.
 
     Reasons, in snapshot order then link order:
@@ -69,9 +70,14 @@ def diff_replay(before: Snapshot, after: Mapping[str, SnapshotPage],
     return verdict, tuple(reasons)
 
 
-async def replay_snapshot(snapshot: Snapshot, source: PageSource, limits: CrawlLimits, *,
-                          host_limiter: HostLimiter | None = None,
-                          monotonic: Callable[[], float] = time.monotonic) -> ReplayResult:
+async def replay_snapshot(
+    snapshot: Snapshot,
+    source: PageSource,
+    limits: CrawlLimits,
+    *,
+    host_limiter: HostLimiter | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ReplayResult:
     """Fetch every snapshot URL from ``source``, plus the same-host targets their links now point to
     (one hop, to find broken links), then diff."""
     deadline = monotonic() + limits.time_budget_s

@@ -12,8 +12,9 @@ USER_AGENT = "GharartBot"
 class RobotsRules:
     """Answers ``allowed(url)``. No robots.txt (or an unreadable one) allows everything."""
 
-    def __init__(self, text: str | None = None, *, user_agent: str = USER_AGENT,
-                 disallow_all: bool = False) -> None:
+    def __init__(
+        self, text: str | None = None, *, user_agent: str = USER_AGENT, disallow_all: bool = False
+    ) -> None:
         self.user_agent = user_agent
         self._parser: RobotFileParser | None = None
         self._disallow_all = disallow_all

@@ -34,8 +34,8 @@ UowFactory = Callable[..., AbstractAsyncContextManager[Any]]
 class IntelConfig:
     site_domain: str = "localhost"
     replay_max_age_s: int = DEFAULT_REPLAY_MAX_AGE_S
-    limits: CrawlLimits = CrawlLimits()
-    replay_limits: CrawlLimits = CrawlLimits(max_pages=2000, time_budget_s=120.0)
+    limits: CrawlLimits = attrs.field(factory=CrawlLimits)
+    replay_limits: CrawlLimits = attrs.field(factory=lambda: CrawlLimits(max_pages=2000, time_budget_s=120.0))
     per_host_concurrency: int = 4
 
 
@@ -52,10 +52,19 @@ def _scheme_for(hostname: str) -> str:
 
 
 class IntelService:
-    def __init__(self, *, clock: Clock, ids: IdGenerator, jobs: JobRunner, uow_factory: UowFactory,
-                 sites: SiteDirectory, sources: PageSourceFactory, config: IntelConfig | None = None,
-                 host_limiter: HostLimiter | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        ids: IdGenerator,
+        jobs: JobRunner,
+        uow_factory: UowFactory,
+        sites: SiteDirectory,
+        sources: PageSourceFactory,
+        config: IntelConfig | None = None,
+        host_limiter: HostLimiter | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.clock = clock
         self.ids = ids
         self.jobs = jobs
@@ -83,23 +92,33 @@ class IntelService:
                 return host, True
             if h.verified:
                 return host, False
-        raise NotFound("hostname_not_found",
-                       f"`{hostname}` is not a hostname of `{handle}` (its default hostname or a verified "
-                       "custom one).")
+        raise NotFound(
+            "hostname_not_found",
+            f"`{hostname}` is not a hostname of `{handle}` (its default hostname or a verified custom one).",
+        )
 
     # -- crawl runs --------------------------------------------------------------------------
 
     async def start_crawl(self, uow: IntelUoW, access: HandleAccess, hostname: str) -> Run:
         authorize(access, Action.SITES_WRITE)
         host, in_process = await self.resolve_hostname(uow, access.handle, hostname)
-        run = Run(id=self.ids.new("run"), handle=access.handle, kind=CRAWL, status="queued", hostname=host,
-                  created_at=self.clock.now(), created_by=access.actor_id)
+        run = Run(
+            id=self.ids.new("run"),
+            handle=access.handle,
+            kind=CRAWL,
+            status="queued",
+            hostname=host,
+            created_at=self.clock.now(),
+            created_by=access.actor_id,
+        )
         await uow.intel.add_run(run)
         await record(uow, self.clock, self.ids, access, "site_intel.crawl", run.id, detail=host)
         self._submit_after_commit(uow, run, lambda: self._execute_crawl(run.handle, run.id, in_process))
         return run
 
-    async def get_run(self, uow: IntelUoW, access: HandleAccess, hostname: str, run_id: str, kind: str) -> Run:
+    async def get_run(
+        self, uow: IntelUoW, access: HandleAccess, hostname: str, run_id: str, kind: str
+    ) -> Run:
         authorize(access, Action.SITES_READ)
         host, _ = await self.resolve_hostname(uow, access.handle, hostname)
         run = await uow.intel.get_run(access.handle, run_id) if is_valid_id(run_id, "run") else None
@@ -107,8 +126,9 @@ class IntelService:
             raise NotFound("run_not_found", f"No {kind} run `{run_id}` on `{host}`.")
         return run
 
-    async def get_snapshot(self, uow: IntelUoW, access: HandleAccess, hostname: str,
-                           snapshot_id: str | None = None) -> Snapshot:
+    async def get_snapshot(
+        self, uow: IntelUoW, access: HandleAccess, hostname: str, snapshot_id: str | None = None
+    ) -> Snapshot:
         authorize(access, Action.SITES_READ)
         host, _ = await self.resolve_hostname(uow, access.handle, hostname)
         if snapshot_id is None:
@@ -116,9 +136,12 @@ class IntelService:
         else:
             snap = await self._snapshot(uow, access.handle, host, snapshot_id)
         if snap is None:
-            raise NotFound("snapshot_not_found",
-                           f"No snapshot `{snapshot_id}` of `{host}`." if snapshot_id else
-                           f"`{host}` has no snapshot yet; start a crawl run first.")
+            raise NotFound(
+                "snapshot_not_found",
+                f"No snapshot `{snapshot_id}` of `{host}`."
+                if snapshot_id
+                else f"`{host}` has no snapshot yet; start a crawl run first.",
+            )
         return snap
 
     async def _snapshot(self, uow: IntelUoW, handle: str, host: str, snapshot_id: str) -> Snapshot | None:
@@ -135,20 +158,45 @@ class IntelService:
         snapshot_id, deployment_id = _replay_body(body)
         errors = []
         if await self._snapshot(uow, access.handle, host, snapshot_id) is None:
-            errors.append(FieldError("snapshotId", "snapshot_not_found", f"No snapshot `{snapshot_id}` of `{host}`."))
-        if not (is_valid_id(deployment_id, "dep")
-                and await self.sites.get_deployment_internal(uow, access.handle, deployment_id) is not None):
-            errors.append(FieldError("deploymentId", "deployment_not_found",
-                                     f"No deployment `{deployment_id}` on `{access.handle}`."))
+            errors.append(
+                FieldError("snapshotId", "snapshot_not_found", f"No snapshot `{snapshot_id}` of `{host}`.")
+            )
+        if not (
+            is_valid_id(deployment_id, "dep")
+            and await self.sites.get_deployment_internal(uow, access.handle, deployment_id) is not None
+        ):
+            errors.append(
+                FieldError(
+                    "deploymentId",
+                    "deployment_not_found",
+                    f"No deployment `{deployment_id}` on `{access.handle}`.",
+                )
+            )
         if errors:
-            raise ValidationFailed("validation_failed", "The replay refers to something that does not exist.",
-                                   errors=errors)
-        run = Run(id=self.ids.new("run"), handle=access.handle, kind=REPLAY, status="queued", hostname=host,
-                  created_at=self.clock.now(), created_by=access.actor_id, snapshot_id=snapshot_id,
-                  deployment_id=deployment_id)
+            raise ValidationFailed(
+                "validation_failed", "The replay refers to something that does not exist.", errors=errors
+            )
+        run = Run(
+            id=self.ids.new("run"),
+            handle=access.handle,
+            kind=REPLAY,
+            status="queued",
+            hostname=host,
+            created_at=self.clock.now(),
+            created_by=access.actor_id,
+            snapshot_id=snapshot_id,
+            deployment_id=deployment_id,
+        )
         await uow.intel.add_run(run)
-        await record(uow, self.clock, self.ids, access, "site_intel.replay", run.id,
-                     detail=f"{snapshot_id} -> {deployment_id}")
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site_intel.replay",
+            run.id,
+            detail=f"{snapshot_id} -> {deployment_id}",
+        )
         self._submit_after_commit(uow, run, lambda: self._execute_replay(run.handle, run.id))
         return run
 
@@ -193,19 +241,36 @@ class IntelService:
             async def progress(done: int) -> None:
                 await self._progress(handle, run_id, done)
 
-            crawler = Crawler(source, self.config.limits, host_limiter=self.host_limiter,
-                              monotonic=self.monotonic, on_progress=progress)
+            crawler = Crawler(
+                source,
+                self.config.limits,
+                host_limiter=self.host_limiter,
+                monotonic=self.monotonic,
+                on_progress=progress,
+            )
             result = await crawler.crawl(origin_url(_scheme_for(run.hostname), run.hostname))
-            snap = Snapshot(id=self.ids.new("snp"), handle=handle, hostname=run.hostname,
-                            created_at=self.clock.now(), pages=result.pages, broken_links=result.broken_links,
-                            run_id=run_id)
+            snap = Snapshot(
+                id=self.ids.new("snp"),
+                handle=handle,
+                hostname=run.hostname,
+                created_at=self.clock.now(),
+                pages=result.pages,
+                broken_links=result.broken_links,
+                run_id=run_id,
+            )
             async with self.uow_factory(write=True) as uow:
                 await uow.intel.add_snapshot(snap)
                 current = await uow.intel.get_run(handle, run_id)
                 assert current is not None
-                await uow.intel.save_run(transition_run(
-                    current, "completed", finished_at=self.clock.now(), snapshot_id=snap.id,
-                    pages_done=len(result.pages)))
+                await uow.intel.save_run(
+                    transition_run(
+                        current,
+                        "completed",
+                        finished_at=self.clock.now(),
+                        snapshot_id=snap.id,
+                        pages_done=len(result.pages),
+                    )
+                )
                 await uow.commit()
         except Exception as exc:
             await self._fail(handle, run_id, exc)
@@ -218,27 +283,42 @@ class IntelService:
             if snap is None:
                 raise NotFound("snapshot_not_found", f"Snapshot {run.snapshot_id} vanished.")
             source = self.sources.for_preview(handle, run.deployment_id or "")
-            result = await replay_snapshot(snap, source, self.config.replay_limits,
-                                           host_limiter=self.host_limiter, monotonic=self.monotonic)
-            await self._transition(handle, run_id, "completed", finished_at=self.clock.now(),
-                                   verdict=result.verdict, reasons=result.reasons, pages_done=len(result.pages))
+            result = await replay_snapshot(
+                snap,
+                source,
+                self.config.replay_limits,
+                host_limiter=self.host_limiter,
+                monotonic=self.monotonic,
+            )
+            await self._transition(
+                handle,
+                run_id,
+                "completed",
+                finished_at=self.clock.now(),
+                verdict=result.verdict,
+                reasons=result.reasons,
+                pages_done=len(result.pages),
+            )
         except Exception as exc:
             await self._fail(handle, run_id, exc)
 
 
 def _replay_body(body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
-        raise ValidationFailed("validation_failed", "The body must be a JSON object.",
-                               errors=[FieldError("body", "invalid_type", "Expected an object.")])
+        raise ValidationFailed(
+            "validation_failed",
+            "The body must be a JSON object.",
+            errors=[FieldError("body", "invalid_type", "Expected an object.")],
+        )
     errors = []
-    values = []
+    values: list[str] = []
     for name in ("snapshotId", "deploymentId"):
         value = body.get(name)
         if value is None:
             errors.append(FieldError(name, "required", f"`{name}` is required."))
         elif not isinstance(value, str):
             errors.append(FieldError(name, "invalid_type", f"`{name}` must be a string."))
-        values.append(value)
+        values.append(value if isinstance(value, str) else "")
     if errors:
         raise ValidationFailed("validation_failed", "The replay request is incomplete.", errors=errors)
     return values[0], values[1]

@@ -17,7 +17,12 @@ BASE = "/v2/handles/{handle:str}/site-intel/{hostname:str}"
 
 
 def _reason(reason: Reason) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": reason.kind, "url": reason.url, "before": reason.before, "after": reason.after}
+    out: dict[str, Any] = {
+        "kind": reason.kind,
+        "url": reason.url,
+        "before": reason.before,
+        "after": reason.after,
+    }
     if reason.source is not None:
         out["from"] = reason.source
     return out
@@ -47,9 +52,19 @@ def render_snapshot(snap: Snapshot) -> dict[str, Any]:
         "hostname": snap.hostname,
         "createdAt": format_ts(snap.created_at),
         "runId": snap.run_id,
-        "pages": [{"url": p.url, "status": p.status, "contentType": p.content_type, "digest": p.digest,
-                   "title": p.title, "links": list(p.links), "timingMs": p.timing_ms, "error": p.error}
-                  for p in snap.pages],
+        "pages": [
+            {
+                "url": p.url,
+                "status": p.status,
+                "contentType": p.content_type,
+                "digest": p.digest,
+                "title": p.title,
+                "links": list(p.links),
+                "timingMs": p.timing_ms,
+                "error": p.error,
+            }
+            for p in snap.pages
+        ],
         "brokenLinks": [{"from": b.from_url, "to": b.to_url, "status": b.status} for b in snap.broken_links],
         "counts": {"pages": len(snap.pages), "broken": len(snap.broken_links)},
     }
@@ -70,8 +85,12 @@ async def get_crawl_run(handle: str, hostname: str, run_id: str, ctx: RequestCon
 
 
 @get(f"{BASE}/snapshot")
-async def get_snapshot(handle: str, hostname: str, ctx: RequestContext,
-                       snapshot_id: str | None = Parameter(query="snapshotId", default=None)) -> Response[Any]:
+async def get_snapshot(
+    handle: str,
+    hostname: str,
+    ctx: RequestContext,
+    snapshot_id: str | None = Parameter(query="snapshotId", default=None),
+) -> Response[Any]:
     access = await ctx.access(handle)
     snap = await ctx.container.intel_service().get_snapshot(ctx.uow, access, hostname, snapshot_id)
     return ctx.respond(render_snapshot(snap))
