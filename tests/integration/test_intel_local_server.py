@@ -2,8 +2,8 @@
 
 The server has a cycle, a redirect, a robots.txt disallow, a slow page, a huge page and
 malformed HTML. Pages are fetched by :class:`FetcherPageSource` over the links area's guarded
-fetcher when it is available (the server's port allow-listed), else over a plain loopback
-fetcher with the same interface.
+fetcher (``HttpxFetcher``, with only the server's port allow-listed), so the SSRF corpus is
+refused on the first hop and on redirects.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
+from adapters.http.fetcher import HttpxFetcher
 from adapters.intel_sources import FetcherPageSource
 from gharart_core.intel.crawler import Crawler
 from gharart_core.intel.model import CrawlLimits
@@ -24,7 +24,7 @@ from gharart_core.intel.model import CrawlLimits
 PAGES = {
     "/": '<title>Home</title><a href="/a">a</a><a href="/old">old</a><a href="/private/x">p</a>'
     '<a href="/slow">slow</a><a href="/huge">huge</a><a href="/bad">bad</a><a href="/gone">gone</a>'
-    '<a href="http://example.invalid/ext">ext</a>',
+    '<a href="http://example.invalid/ext">ext</a><a href="/to-meta">m</a><a href="/to-loop">l</a>',
     "/a": '<title>A</title><a href="/">home</a><a href="/a#frag">self</a>',
     "/private/x": "<title>secret</title>",
     "/bad": '<html><title>Bad<<a href="/c">c<div <p><a href=/d.html>d</a>'
@@ -53,6 +53,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/robots.txt":
             return self._send(200, ROBOTS.encode(), "text/plain")
+        if self.path == "/to-meta":
+            return self._send(302, b"", headers=[("Location", "http://169.254.169.254/latest/meta-data/")])
+        if self.path == "/to-loop":
+            port = self.server.server_address[1]
+            return self._send(302, b"", headers=[("Location", f"http://127.0.0.1:{port + 1}/admin")])
         if self.path == "/old":
             return self._send(301, b"", headers=[("Location", "/a")])
         if self.path == "/slow":
@@ -86,53 +91,8 @@ def server():
     httpd.server_close()
 
 
-class FetchFailed(Exception):
-    def __init__(self, kind):
-        super().__init__(kind)
-        self.kind = kind
-
-
-class LoopbackFetcher:
-    """Same interface as the links ``Fetcher`` (no SSRF guard: loopback test server only)."""
-
-    @staticmethod
-    def Response(status, url, headers, body, elapsed_ms):
-        return type("R", (), dict(status=status, url=url, headers=headers, body=body, elapsed_ms=elapsed_ms))
-
-    async def fetch(self, url, *, method="GET", timeout=5.0, max_redirects=5, max_body=1 << 20, headers=None):
-        started = time.perf_counter()
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            for _ in range(max_redirects + 1):
-                try:
-                    async with client.stream(method, url, headers=headers) as resp:
-                        body = bytearray()
-                        async for chunk in resp.aiter_bytes():
-                            body += chunk
-                            if len(body) >= max_body:
-                                break
-                        if resp.is_redirect and "location" in resp.headers:
-                            url = str(resp.url.join(resp.headers["location"]))
-                            continue
-                        return self.Response(
-                            resp.status_code,
-                            str(resp.url),
-                            tuple(resp.headers.items()),
-                            bytes(body[:max_body]),
-                            (time.perf_counter() - started) * 1000,
-                        )
-                except httpx.TimeoutException as exc:
-                    raise FetchFailed("timeout") from exc
-                except httpx.ConnectError as exc:
-                    raise FetchFailed("connection_error") from exc
-        raise FetchFailed("too_many_redirects")
-
-
-def make_fetcher(allow: str):
-    try:
-        from adapters.http.fetcher import make_fetcher as links_make_fetcher  # type: ignore[attr-defined]
-    except ImportError:
-        return LoopbackFetcher()
-    return links_make_fetcher(allowlist=allow)
+def make_fetcher(allow: str | None) -> HttpxFetcher:
+    return HttpxFetcher(allowlist=allow)
 
 
 LIMITS = CrawlLimits(
@@ -140,10 +100,17 @@ LIMITS = CrawlLimits(
 )
 
 
+async def _crawl(start: str, allow: str | None):
+    fetcher = make_fetcher(allow)
+    try:
+        return await Crawler(FetcherPageSource(fetcher), LIMITS).crawl(start)
+    finally:
+        await fetcher.aclose()
+
+
 def test_crawl_of_the_local_server(server):
-    source = FetcherPageSource(make_fetcher(server))
     started = time.monotonic()
-    result = asyncio.run(Crawler(source, LIMITS).crawl(f"http://{server}/"))
+    result = asyncio.run(_crawl(f"http://{server}/", server))
     elapsed = time.monotonic() - started
     pages = {p.url.replace(f"http://{server}", ""): p for p in result.pages}
     # cycle (/ <-> /a, /a#frag) visited once each; robots-disallowed page never fetched; external not followed
@@ -165,3 +132,30 @@ def test_crawl_of_the_local_server(server):
         for b in result.broken_links
     }
     assert ("/", "/gone") in broken and ("/", "/slow") in broken and ("/bad", "/i.png") in broken
+    # redirects into the metadata service or another loopback port are refused on the hop
+    assert pages["/to-meta"].status is None and pages["/to-meta"].error == "blocked"
+    assert pages["/to-loop"].status is None and pages["/to-loop"].error == "blocked"
+
+
+SSRF_CORPUS = [
+    "http://127.0.0.1:{port}/",
+    "http://[::1]:{port}/",
+    "http://10.0.0.1/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0:{port}/",
+    "http://2130706433:{port}/",
+    "http://0177.0.0.1:{port}/",
+    "http://0x7f.0.0.1:{port}/",
+    "http://localhost:{port}/",
+    "http://[::ffff:127.0.0.1]:{port}/",
+]
+
+
+@pytest.mark.parametrize("target", SSRF_CORPUS)
+def test_ssrf_corpus_is_blocked_without_the_allowlist(server, target):
+    port = server.rsplit(":", 1)[1]
+    result = asyncio.run(_crawl(target.format(port=port), None))
+    assert len(result.pages) == 1
+    page = result.pages[0]
+    assert page.status is None and page.error in ("blocked", "invalid_url", "dns_error"), page

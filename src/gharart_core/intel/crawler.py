@@ -193,12 +193,17 @@ class Crawler:
             return deadline - self.monotonic()
 
         sem = self.host_limiter.for_host(host) if self.host_limiter else None
-        robots = await self._robots(start, sem, remaining)
+        robots, unreachable = await self._robots(start, sem, remaining)
         pages: dict[str, SnapshotPage] = {}
         skipped: list[str] = []
         seen = {start}
         frontier = [start]
-        if not robots.allowed(start):
+        if unreachable is not None:
+            # robots.txt gave no answer (blocked by the SSRF guard, timeout, connection refused): the
+            # site is off limits (RFC 9309); record why on the start page instead of a silent empty crawl
+            pages[start] = fetch_to_page(attrs.evolve(unreachable, url=start), start)
+            frontier = []
+        elif not robots.allowed(start):
             skipped.append(start)
             frontier = []
         depth = 0
@@ -247,9 +252,10 @@ class Crawler:
 
     async def _robots(
         self, start: str, sem: asyncio.Semaphore | None, remaining: Callable[[], float]
-    ) -> RobotsRules:
+    ) -> tuple[RobotsRules, FetchedPage | None]:
+        """The rules, plus the failed fetch when robots.txt could not be fetched at all."""
         if not self.respect_robots:
-            return RobotsRules(None)
+            return RobotsRules(None), None
         robots_url = start.split("/", 3)
         url = "/".join(robots_url[:3]) + "/robots.txt"
         timeout = max(0.001, min(self.limits.page_timeout_s, remaining()))
@@ -263,6 +269,9 @@ class Crawler:
                 fetched = await asyncio.wait_for(
                     self.source.get(url, max_bytes=_ROBOTS_MAX_BYTES, timeout_s=timeout), timeout
                 )
-        except Exception:
-            return RobotsRules.from_response(None, b"")
-        return RobotsRules.from_response(fetched.status, fetched.body)
+        except TimeoutError:
+            fetched = FetchedPage(url=url, status=None, error="timeout")
+        except Exception as exc:
+            fetched = FetchedPage(url=url, status=None, error=f"fetch_failed: {type(exc).__name__}")
+        rules = RobotsRules.from_response(fetched.status, fetched.body)
+        return rules, (fetched if fetched.status is None else None)
