@@ -15,11 +15,23 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import attrs
+
+from gharart_core.intel.gate import DEFAULT_REPLAY_MAX_AGE_S
+from gharart_core.intel.model import CrawlLimits
 from gharart_core.intel.ports import FetchedPage, PageSource
 from gharart_core.intel.robots import USER_AGENT
+from gharart_core.intel.service import IntelConfig, IntelReplayGate, IntelService
 from gharart_core.shared.errors import DomainError, ErrorKind
 
-__all__ = ["FetcherPageSource", "IntelPageSources", "PreviewPageSource", "ProfilePageSource"]
+__all__ = [
+    "FetcherPageSource",
+    "IntelPageSources",
+    "PreviewPageSource",
+    "ProfilePageSource",
+    "make_intel_service",
+    "make_replay_gate",
+]
 
 UowFactory = Callable[..., AbstractAsyncContextManager[Any]]
 _KIND_STATUS = {
@@ -164,3 +176,53 @@ class IntelPageSources:
 
     def for_preview(self, handle: str, deployment_id: str) -> PageSource:
         return PreviewPageSource(self.sites, self.uow_factory, handle, deployment_id)
+
+
+def make_intel_service(
+    *,
+    settings: Any,
+    clock: Any,
+    ids: Any,
+    jobs: Any,
+    uow_factory: UowFactory,
+    sites: Any,
+    fetcher: Any | None = None,
+) -> IntelService:
+    """Build the intel service from settings (the container's provider calls this).
+
+    Reads ``site_domain``, ``replay_max_age_s`` and the optional crawl knobs ``crawl_max_pages``,
+    ``crawl_max_depth``, ``crawl_time_budget_s``, ``crawl_page_timeout_s``, ``crawl_max_page_bytes``,
+    ``crawl_concurrency`` (``GHARART_CRAWL_*``); absent ones keep their defaults.
+    """
+    defaults = CrawlLimits()
+    limits = CrawlLimits(
+        max_pages=int(getattr(settings, "crawl_max_pages", defaults.max_pages)),
+        max_depth=int(getattr(settings, "crawl_max_depth", defaults.max_depth)),
+        time_budget_s=float(getattr(settings, "crawl_time_budget_s", defaults.time_budget_s)),
+        page_timeout_s=float(getattr(settings, "crawl_page_timeout_s", defaults.page_timeout_s)),
+        max_body_bytes=int(getattr(settings, "crawl_max_page_bytes", defaults.max_body_bytes)),
+        concurrency=int(getattr(settings, "crawl_concurrency", defaults.concurrency)),
+    )
+    config = IntelConfig(
+        site_domain=str(getattr(settings, "site_domain", "localhost")),
+        replay_max_age_s=int(getattr(settings, "replay_max_age_s", DEFAULT_REPLAY_MAX_AGE_S)),
+        limits=limits,
+        replay_limits=attrs.evolve(
+            limits, max_pages=max(limits.max_pages * 4, 2000), time_budget_s=limits.time_budget_s * 2
+        ),
+        per_host_concurrency=limits.concurrency,
+    )
+    return IntelService(
+        clock=clock,
+        ids=ids,
+        jobs=jobs,
+        uow_factory=uow_factory,
+        sites=sites,
+        sources=IntelPageSources(sites, uow_factory, fetcher),
+        config=config,
+    )
+
+
+def make_replay_gate(*, settings: Any, clock: Any) -> IntelReplayGate:
+    """The sites service's ``replay_gate`` (``GHARART_REPLAY_MAX_AGE_S``)."""
+    return IntelReplayGate(clock, int(getattr(settings, "replay_max_age_s", DEFAULT_REPLAY_MAX_AGE_S)))
