@@ -196,3 +196,44 @@ async def test_scopes_and_roles(h):
     assert r.status_code == 200
     r = await h.client.get(f"{BASE}/snapshot", headers=h.auth(stranger))
     assert r.status_code == 404 and r.json()["code"] == "handle_not_found"
+
+
+async def test_the_wired_gate_refuses_a_promote_until_a_replay_passes(h):
+    from gharart_core.shared.errors import Conflict
+
+    owner = await h.create_owner("acme")
+    auth = h.auth(owner)
+    await deploy(h, SITE)
+    sites = h.container.sites_service()
+    async with h.uow_factory(write=True) as uow:
+        await sites.patch_site(uow, _owner(), {"requireReplayGate": True})
+        await uow.commit()
+    await h.client.post(f"{BASE}/crawl-runs", headers=auth)
+    await h.drain()
+    snapshot_id = (await h.client.get(f"{BASE}/snapshot", headers=auth)).json()["snapshotId"]
+
+    async def promote(dep: str) -> str | None:
+        async with h.uow_factory(write=True) as uow:
+            try:
+                await sites.promote(uow, _owner(), dep, {})
+            except Conflict as exc:
+                return exc.code
+            await uow.commit()
+            return None
+
+    async def replay(dep: str) -> dict:
+        r = await h.client.post(
+            f"{BASE}/replay-runs", json={"snapshotId": snapshot_id, "deploymentId": dep}, headers=auth
+        )
+        await h.drain()
+        return (await h.client.get(f"{BASE}/replay-runs/{r.json()['runId']}", headers=auth)).json()
+
+    broken = await deploy(h, {"index.html": SITE["index.html"]}, promote=False)
+    assert await promote(broken) == "replay_gate_required"
+    assert (await replay(broken))["verdict"] == "fail"
+    assert await promote(broken) == "replay_failed"
+    fixed = await deploy(h, {**SITE, "about.html": "<title>About us</title>"}, promote=False)
+    assert (await replay(fixed))["verdict"] == "pass"
+    assert await promote(fixed) is None
+    h.clock.advance(86_401)
+    assert await promote(broken) == "replay_failed"
