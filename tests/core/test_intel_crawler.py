@@ -175,3 +175,17 @@ def test_visits_exactly_the_pages_reachable_within_bounds(edges, max_depth, max_
     else:
         assert visited <= expected and len(visited) == max_pages
     assert len(src.fetched) == len(visited)  # nothing fetched twice
+
+
+class RobotsDown(GraphSource):
+    async def get(self, url, *, max_bytes, timeout_s):
+        if url.endswith("/robots.txt"):
+            return FetchedPage(url, 503, "text/html", b"down")
+        return await super().get(url, max_bytes=max_bytes, timeout_s=timeout_s)
+
+
+def test_robots_5xx_keeps_the_crawl_to_the_start_page():
+    src = RobotsDown({0: [1, 2], 1: [], 2: []})
+    result = crawl(src)
+    assert [p.url for p in result.pages] == [f"{HOST}/"]
+    assert src.fetched == [f"{HOST}/"]

@@ -193,16 +193,16 @@ class Crawler:
             return deadline - self.monotonic()
 
         sem = self.host_limiter.for_host(host) if self.host_limiter else None
-        robots, unreachable = await self._robots(start, sem, remaining)
+        robots, off_limits = await self._robots(start, sem, remaining)
         pages: dict[str, SnapshotPage] = {}
         skipped: list[str] = []
         seen = {start}
         frontier = [start]
-        if unreachable is not None:
-            # robots.txt gave no answer (blocked by the SSRF guard, timeout, connection refused): the
-            # site is off limits (RFC 9309); record why on the start page instead of a silent empty crawl
-            pages[start] = fetch_to_page(attrs.evolve(unreachable, url=start), start)
-            frontier = []
+        max_depth = self.limits.max_depth
+        if off_limits:
+            # robots.txt answered 5xx or nothing (blocked by the SSRF guard, timeout, refused): RFC 9309
+            # says stay out. Fetch the start page alone so the snapshot shows why (503, blocked...).
+            max_depth = 0
         elif not robots.allowed(start):
             skipped.append(start)
             frontier = []
@@ -226,7 +226,7 @@ class Crawler:
                     stopped = "time_budget"
                     continue
                 pages[url] = page
-                if depth >= self.limits.max_depth:
+                if depth >= max_depth:
                     continue
                 for link in page.links:
                     if link in seen or host_of(link) != host:
@@ -252,10 +252,10 @@ class Crawler:
 
     async def _robots(
         self, start: str, sem: asyncio.Semaphore | None, remaining: Callable[[], float]
-    ) -> tuple[RobotsRules, FetchedPage | None]:
-        """The rules, plus the failed fetch when robots.txt could not be fetched at all."""
+    ) -> tuple[RobotsRules, bool]:
+        """The rules, and whether the site is off limits (robots.txt answered 5xx or nothing)."""
         if not self.respect_robots:
-            return RobotsRules(None), None
+            return RobotsRules(None), False
         robots_url = start.split("/", 3)
         url = "/".join(robots_url[:3]) + "/robots.txt"
         timeout = max(0.001, min(self.limits.page_timeout_s, remaining()))
@@ -273,5 +273,5 @@ class Crawler:
             fetched = FetchedPage(url=url, status=None, error="timeout")
         except Exception as exc:
             fetched = FetchedPage(url=url, status=None, error=f"fetch_failed: {type(exc).__name__}")
-        rules = RobotsRules.from_response(fetched.status, fetched.body)
-        return rules, (fetched if fetched.status is None else None)
+        off_limits = fetched.status is None or fetched.status >= 500
+        return RobotsRules.from_response(fetched.status, fetched.body), off_limits

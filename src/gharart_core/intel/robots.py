@@ -25,10 +25,11 @@ class RobotsRules:
 
     @classmethod
     def from_response(cls, status: int | None, body: bytes, *, user_agent: str = USER_AGENT) -> RobotsRules:
-        """Rules per RFC 9309: 2xx parses the file, 4xx means no rules, 5xx/unreachable means stay out."""
+        """Rules per RFC 9309: 2xx parses the file, 4xx (and 3xx) means no rules, 5xx/unreachable
+        means stay out."""
         if status is not None and 200 <= status < 300:
             return cls(body.decode("utf-8", errors="replace"), user_agent=user_agent)
-        if status is not None and 400 <= status < 500:
+        if status is not None and 300 <= status < 500:
             return cls(None, user_agent=user_agent)
         return cls(None, user_agent=user_agent, disallow_all=True)
 
