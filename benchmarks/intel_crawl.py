@@ -6,7 +6,7 @@ in the same run, is serving the same 2,000 paths back to back through the same s
 crawler: the ratio says what the crawl (parsing, link extraction, digests, BFS) costs on top of
 serving. Peak RSS is the process high-water mark, with its growth over the pre-crawl mark.
 
-    PYTHONPATH=src python benchmarks/intel_crawl.py [--pages 2000] [--links 8]
+    PYTHONPATH=src python benchmarks/intel_crawl.py [--pages 2000] [--links 8] [--backend memory|sqlite]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import resource
 import sys
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from adapters.intel_sources import IntelPageSources, ProfilePageSource
 from adapters.jobs import InProcessJobRunner
@@ -87,12 +88,29 @@ async def deploy(sites: SitesService, uow_factory, files: dict[str, bytes]) -> N
         await uow.commit()
 
 
-async def main_async(pages: int, links: int) -> int:
-    state = MemoryState()
-    factories = memory_factories()
+async def main_async(pages: int, links: int, backend: str = "memory") -> int:
+    if backend == "sqlite":
+        import tempfile
 
-    def uow_factory(write: bool = True) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(state, factories, write=write)
+        from adapters.registry import sql_factories
+        from adapters.sql.database import Database, SqlUnitOfWork
+        from adapters.sql.migrate import upgrade
+
+        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
+        await upgrade(url)
+        db = Database(url)
+        sql = sql_factories()
+
+        def uow_factory(write: bool = True) -> Any:
+            return SqlUnitOfWork(db, sql, write=write)
+    else:
+        state = MemoryState()
+        factories = memory_factories()
+
+        def uow_factory(write: bool = True) -> Any:
+            return MemoryUnitOfWork(state, factories, write=write)
+
+    print(f"storage: {backend}")
 
     clock, ids = SystemClock(), UlidIds()
     sites = SitesService(clock=clock, ids=ids, tokens=SecretsTokenSource(), object_store=MemoryObjectStore())
@@ -162,8 +180,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--links", type=int, default=8)
+    parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
     args = parser.parse_args()
-    return asyncio.run(main_async(args.pages, args.links))
+    return asyncio.run(main_async(args.pages, args.links, args.backend))
 
 
 if __name__ == "__main__":
