@@ -52,6 +52,8 @@ async def test_runs_round_trip_and_update(uow_factory):
     async with uow_factory() as uow:
         assert await uow.intel.get_run("acme", "run_1") == run
         assert await uow.intel.get_run("other", "run_1") is None
+        assert await uow.intel.find_run("run_1") == run
+        assert await uow.intel.find_run("run_9") is None
         await uow.intel.save_run(done)
         await uow.intel.add_run(attrs.evolve(run, id="run_2", created_at=T0 + timedelta(1)))
         await uow.intel.add_run(attrs.evolve(run, id="run_3", deployment_id="dep_2"))

@@ -208,3 +208,27 @@ async def test_custom_hostname_without_fetcher_fails_the_run(system):
             await svc.get_run(uow, access(), "acme.localhost", run.id, "crawl")  # other hostname
         with pytest.raises(NotFound):
             await svc.get_run(uow, access(), "www.acme.example", run.id, "replay")  # other kind
+
+
+async def test_run_job_is_what_a_queue_worker_calls_and_redelivery_is_a_no_op(system):
+    svc, uow_factory, _, _, _ = system
+
+    class Queue:
+        def __init__(self):
+            self.messages = []
+
+        def submit(self, kind, run_id, job):
+            self.messages.append((kind, run_id))  # a real queue keeps only the names
+
+    svc.jobs = queue = Queue()
+    async with uow_factory() as uow:
+        run = await svc.start_crawl(uow, access(), "acme.localhost")
+        await uow.commit()
+    assert queue.messages == [("site_intel.crawl", run.id)]
+    await svc.run_job(run.id)
+    await svc.run_job(run.id)  # delivered twice
+    await svc.run_job("run_00000000000000000000000000")  # unknown
+    async with uow_factory(write=False) as uow:
+        done = await svc.get_run(uow, access(), "acme.localhost", run.id, "crawl")
+        snaps = [s for s in uow.state.table("intel_snapshots").values()]
+    assert done.status == "completed" and len(snaps) == 1

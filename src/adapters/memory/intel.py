@@ -26,6 +26,10 @@ class MemoryIntel:
         run: Run | None = self.s.table("intel_runs").get(run_id)
         return run if run is not None and run.handle == handle else None
 
+    async def find_run(self, run_id: str) -> Run | None:
+        run: Run | None = self.s.table("intel_runs").get(run_id)
+        return run
+
     async def replays_for_deployment(self, handle: str, deployment_id: str) -> Sequence[Run]:
         runs = [
             r

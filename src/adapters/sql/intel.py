@@ -143,6 +143,10 @@ class SqlIntel(SqlRepository):
         ).first()
         return _run(r) if r else None
 
+    async def find_run(self, run_id: str) -> Run | None:
+        r = (await self.execute(sa.select(intel_runs).where(intel_runs.c.id == run_id))).first()
+        return _run(r) if r else None
+
     async def replays_for_deployment(self, handle: str, deployment_id: str) -> Sequence[Run]:
         q = (
             sa.select(intel_runs)

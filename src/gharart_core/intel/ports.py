@@ -92,6 +92,10 @@ class IntelRepository(Protocol):
 
     async def get_run(self, handle: str, run_id: str) -> Run | None: ...
 
+    async def find_run(self, run_id: str) -> Run | None:
+        """A run by id alone (job workers only get the id)."""
+        ...
+
     async def replays_for_deployment(self, handle: str, deployment_id: str) -> Sequence[Run]:
         """Replay runs of one deployment, oldest first."""
         ...

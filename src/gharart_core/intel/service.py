@@ -101,7 +101,7 @@ class IntelService:
 
     async def start_crawl(self, uow: IntelUoW, access: HandleAccess, hostname: str) -> Run:
         authorize(access, Action.SITES_WRITE)
-        host, in_process = await self.resolve_hostname(uow, access.handle, hostname)
+        host, _ = await self.resolve_hostname(uow, access.handle, hostname)
         run = Run(
             id=self.ids.new("run"),
             handle=access.handle,
@@ -113,7 +113,7 @@ class IntelService:
         )
         await uow.intel.add_run(run)
         await record(uow, self.clock, self.ids, access, "site_intel.crawl", run.id, detail=host)
-        self._submit_after_commit(uow, run, lambda: self._execute_crawl(run.handle, run.id, in_process))
+        self._submit_after_commit(uow, run)
         return run
 
     async def get_run(
@@ -197,16 +197,44 @@ class IntelService:
             run.id,
             detail=f"{snapshot_id} -> {deployment_id}",
         )
-        self._submit_after_commit(uow, run, lambda: self._execute_replay(run.handle, run.id))
+        self._submit_after_commit(uow, run)
         return run
 
     # -- background work ---------------------------------------------------------------------
 
-    def _submit_after_commit(self, uow: IntelUoW, run: Run, job: Callable[[], Any]) -> None:
+    def _submit_after_commit(self, uow: IntelUoW, run: Run) -> None:
+        """Queue the run once the transaction that created it is durable.
+
+        The job is ``run_job(run_id)`` and nothing else, so a real queue only has to carry
+        ``(kind, run_id)`` and call ``run_job`` in its worker.
+        """
+        run_id = run.id
+
         async def submit() -> None:
-            self.jobs.submit(f"site_intel.{run.kind}", run.id, job)
+            self.jobs.submit(f"site_intel.{run.kind}", run_id, lambda: self.run_job(run_id))
 
         uow.after_commit(submit)
+
+    async def run_job(self, run_id: str) -> None:
+        """Execute a queued run (crawl or replay). A run that is not ``queued`` is left alone, so a
+        redelivered job is a no-op."""
+        async with self.uow_factory(write=False) as uow:
+            run = await uow.intel.find_run(run_id)
+            if run is None or run.status != "queued":
+                return
+            in_process = True
+            gone: NotFound | None = None
+            if run.kind == CRAWL:
+                try:
+                    _, in_process = await self.resolve_hostname(uow, run.handle, run.hostname)
+                except NotFound as exc:  # the hostname was removed while the run waited
+                    gone = exc
+        if gone is not None:
+            await self._fail(run.handle, run_id, gone)
+        elif run.kind == CRAWL:
+            await self._execute_crawl(run.handle, run_id, in_process)
+        else:
+            await self._execute_replay(run.handle, run_id)
 
     async def _transition(self, handle: str, run_id: str, to: str, **changes: Any) -> Run:
         async with self.uow_factory(write=True) as uow:
