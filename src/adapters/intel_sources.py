@@ -29,6 +29,7 @@ __all__ = [
     "IntelPageSources",
     "PreviewPageSource",
     "ProfilePageSource",
+    "intel_service_from",
     "make_intel_service",
     "make_replay_gate",
 ]
@@ -190,18 +191,30 @@ def make_intel_service(
 ) -> IntelService:
     """Build the intel service from settings (the container's provider calls this).
 
-    Reads ``site_domain``, ``replay_max_age_s`` and the optional crawl knobs ``crawl_max_pages``,
-    ``crawl_max_depth``, ``crawl_time_budget_s``, ``crawl_page_timeout_s``, ``crawl_max_page_bytes``,
-    ``crawl_concurrency`` (``GHARART_CRAWL_*``); absent ones keep their defaults.
+    Reads ``site_domain``, ``replay_max_age_s`` and the crawl knobs ``GHARART_CRAWL_MAX_PAGES``,
+    ``_MAX_DEPTH``, ``_TIME_BUDGET_S``, ``_PAGE_TIMEOUT_S``, ``_MAX_PAGE_BYTES``, ``_CONCURRENCY`` (a
+    ``crawl_*`` settings attribute, else the raw environment in ``settings.extra``); absent ones
+    keep their defaults.
     """
     defaults = CrawlLimits()
+    extra = getattr(settings, "extra", None) or {}
+
+    def knob(name: str, default: float) -> float:
+        value = getattr(settings, f"crawl_{name}", None)
+        if value is None:
+            value = extra.get(f"GHARART_CRAWL_{name.upper()}")
+        try:
+            return float(value) if value not in (None, "") else default
+        except (TypeError, ValueError):
+            return default
+
     limits = CrawlLimits(
-        max_pages=int(getattr(settings, "crawl_max_pages", defaults.max_pages)),
-        max_depth=int(getattr(settings, "crawl_max_depth", defaults.max_depth)),
-        time_budget_s=float(getattr(settings, "crawl_time_budget_s", defaults.time_budget_s)),
-        page_timeout_s=float(getattr(settings, "crawl_page_timeout_s", defaults.page_timeout_s)),
-        max_body_bytes=int(getattr(settings, "crawl_max_page_bytes", defaults.max_body_bytes)),
-        concurrency=int(getattr(settings, "crawl_concurrency", defaults.concurrency)),
+        max_pages=max(1, int(knob("max_pages", defaults.max_pages))),
+        max_depth=max(0, int(knob("max_depth", defaults.max_depth))),
+        time_budget_s=knob("time_budget_s", defaults.time_budget_s),
+        page_timeout_s=knob("page_timeout_s", defaults.page_timeout_s),
+        max_body_bytes=max(1, int(knob("max_page_bytes", defaults.max_body_bytes))),
+        concurrency=max(1, int(knob("concurrency", defaults.concurrency))),
     )
     config = IntelConfig(
         site_domain=str(getattr(settings, "site_domain", "localhost")),
@@ -220,6 +233,20 @@ def make_intel_service(
         sites=sites,
         sources=IntelPageSources(sites, uow_factory, fetcher),
         config=config,
+    )
+
+
+def intel_service_from(container: Any) -> IntelService:
+    """``make_intel_service`` from a container that provides ``sites_service`` (and maybe ``fetcher``)."""
+    fetcher = container.fetcher() if hasattr(container, "fetcher") else None
+    return make_intel_service(
+        settings=container.settings(),
+        clock=container.clock(),
+        ids=container.ids(),
+        jobs=container.jobs(),
+        uow_factory=container.uow_factory(),
+        sites=container.sites_service(),
+        fetcher=fetcher,
     )
 
 

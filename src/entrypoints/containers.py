@@ -13,6 +13,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.intel_sources import intel_service_from, make_replay_gate
 from adapters.jobs import InProcessJobRunner
 from adapters.mail.memory import MemoryOutbox
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
@@ -87,6 +88,7 @@ class Container(containers.DeclarativeContainer):
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
+    replay_gate = providers.Singleton(make_replay_gate, settings=settings, clock=clock)
 
 
 class SqlContainer(Container):
@@ -94,6 +96,8 @@ class SqlContainer(Container):
     uow_factory = providers.Singleton(sql_uow_factory, database)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    __self__ = providers.Self()
+    intel_service = providers.Singleton(intel_service_from, __self__)
 
 
 class MemoryContainer(Container):
@@ -101,6 +105,8 @@ class MemoryContainer(Container):
     uow_factory = providers.Singleton(memory_uow_factory, state)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
+    __self__ = providers.Self()
+    intel_service = providers.Singleton(intel_service_from, __self__)
 
 
 def build_container(settings: Settings | None = None) -> SqlContainer:
