@@ -22,7 +22,7 @@ from gharart_core.links.ports import FetchError, FetchResponse
 
 from .ssrf import Allowlist, is_blocked_ip, literal_ip, parse_allowlist
 
-__all__ = ["HttpxFetcher"]
+__all__ = ["HttpxFetcher", "fetcher_from_settings"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _USER_AGENT = "GharartLinkCheck/1.0 (+https://gharart.com/bot)"
@@ -154,3 +154,10 @@ def _is_tls(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def fetcher_from_settings(settings: object) -> HttpxFetcher:
+    """The production fetcher: ``GHARART_FETCH_ALLOWLIST`` opens holes in the SSRF guard."""
+    entries = getattr(settings, "fetch_allowlist", ()) or ()
+    text = entries if isinstance(entries, str) else ",".join(entries)
+    return HttpxFetcher(allowlist=text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -220,6 +221,14 @@ class SqlLinks(SqlRepository):
 
     async def save_batch(self, new: Sequence[Link], changed: Sequence[tuple[Link, int]],
                          versions: Sequence[LinkVersion]) -> None:
+        if self.dialect == "sqlite":
+            # bulk imports are the heavy path: plain executemany on the driver, no per-row Core processing
+            await self._sqlite_many(links, [link_row(link) for link in new])
+            for link, expected in changed:
+                if not await self.update(link, expected):
+                    raise RuntimeError(f"link changed during import: {link.slug}")
+            await self._sqlite_many(link_versions, [version_row(v) for v in versions])
+            return
         if new:
             await self.execute(links.insert(), [link_row(link) for link in new])
         for link, expected in changed:
@@ -227,6 +236,30 @@ class SqlLinks(SqlRepository):
                 raise RuntimeError(f"link changed during import: {link.slug}")
         if versions:
             await self.execute(link_versions.insert(), [version_row(v) for v in versions])
+
+    async def _sqlite_many(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        names = [c.name for c in table.columns]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        conn = await self.uow.connection()
+        ts_cols = {n for n in names if isinstance(table.c[n].type, UtcDateTime)}
+        bool_cols = {n for n in names if isinstance(table.c[n].type, sa.Boolean)}
+        memo: dict[datetime, str] = {}
+
+        def ts(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            text = memo.get(value)
+            if text is None:
+                text = memo[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text
+
+        converters = [ts if n in ts_cols else (int if n in bool_cols else None) for n in names]
+        out = []
+        for r in rows:
+            out.append(tuple(r[n] if conv is None else conv(r[n]) for n, conv in zip(names, converters, strict=True)))
+        await conn.exec_driver_sql(sql, out)
 
     async def add_version(self, version: LinkVersion) -> None:
         await self.execute(link_versions.insert().values(**version_row(version)))

@@ -133,6 +133,44 @@ class ImportMixin:
                          detail=f"created={c['created']} updated={c['updated']} failed={c['failed']}")
         return result
 
+    async def start_import_job(self, uow: LinksUoW, access: HandleAccess,
+                               source: Callable[[], AsyncIterator[bytes]], *, fmt: str, mode: str,
+                               cleanup: Callable[[], None] | None = None) -> ImportRun:
+        """Record a running import and run it as a background job once this transaction commits
+        (imports above ``GHARART_IMPORT_SYNC_ROWS`` rows)."""
+        authorize(access, Action.LINKS_WRITE)
+        mode = self.check_import_mode(mode)
+        run = ImportRun(id=self.ids.new("run"), handle=access.handle, mode=mode, status="running",
+                        created_at=self.clock.now(), created_by=access.actor_id, request_id=access.request_id)
+        await uow.links.save_import_run(run)
+        jobs = getattr(self, "jobs", None)
+
+        async def job() -> None:
+            assert self.uow_factory is not None
+            try:
+                async with self.uow_factory(write=True) as juow:
+                    try:
+                        await self.import_links(juow, access, source(), fmt=fmt, mode=mode, run_id=run.id)
+                        await juow.commit()
+                    except ImportFailed:
+                        pass  # the run and its errors are already committed
+                    except Exception as exc:
+                        await juow.rollback()
+                        await juow.links.save_import_run(attrs.evolve(
+                            run, status="failed", finished_at=self.clock.now(), detail=str(exc)[:500]))
+                        await juow.commit()
+                        raise
+            finally:
+                if cleanup is not None:
+                    cleanup()
+
+        async def submit() -> None:
+            if jobs is not None:
+                jobs.submit("links.import", run.id, job)
+
+        uow.after_commit(submit)
+        return run
+
     async def _import_batch(self, uow: LinksUoW, access: HandleAccess, run: ImportRun, batch: list[RawRow],
                             fmt: str, state: _BatchState, out: _Outcomes) -> None:
         valid: list[tuple[RawRow, str, Any]] = []

@@ -16,6 +16,8 @@ __all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "validate_destinatio
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 _LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_FORBIDDEN_RE = re.compile("[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff\\\\]")
+_NEEDS_QUOTING_RE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]")
 
 
 class DestinationError(ValueError):
@@ -59,10 +61,11 @@ def validate_destination(url: str) -> str:
     """Return the normalised destination or raise :class:`DestinationError` with a field code."""
     if len(url) > MAX_URL_LENGTH:
         raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
-    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\ufeff" for c in url):
+    bad = _FORBIDDEN_RE.search(url)
+    if bad is not None:
+        if bad.group() == "\\":
+            raise DestinationError("invalid_url", "backslashes are not allowed in a URL")
         raise DestinationError("invalid_url", "control characters or spaces are not allowed in a URL")
-    if "\\" in url:
-        raise DestinationError("invalid_url", "backslashes are not allowed in a URL")
     scheme, sep, _ = url.partition(":")
     if not sep:
         raise DestinationError("invalid_url", "the destination must be an absolute http(s) URL")
@@ -93,12 +96,12 @@ def validate_destination(url: str) -> str:
     if ":" in hostport[len(host_text):] and port is None:
         raise DestinationError("invalid_url", "the port is not a number")
     new_netloc = host + (f":{port}" if port is not None else "")
-    path = quote(parts.path, safe=_SAFE)
-    query = quote(parts.query, safe=_SAFE)
-    fragment = quote(parts.fragment, safe=_SAFE)
+    path, query, fragment = parts.path, parts.query, parts.fragment
+    if _NEEDS_QUOTING_RE.search(url):
+        path = quote(path, safe=_SAFE)
+        query = quote(query, safe=_SAFE)
+        fragment = quote(fragment, safe=_SAFE)
     out = urlunsplit((parts.scheme.lower(), new_netloc, path, query, fragment))
-    if not parts.path and out.endswith("//" + new_netloc):
-        out = out  # keep the URL as the user wrote it: no path added
     if len(out) > MAX_URL_LENGTH:
         raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
     return out
