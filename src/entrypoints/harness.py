@@ -111,6 +111,9 @@ class Harness:
         jobs = self.jobs
         if hasattr(jobs, "drain"):
             await jobs.drain()
+        pending = list(getattr(self.app.runtime, "_background", ()))
+        if pending:
+            await asyncio.wait(pending, timeout=30)
         await self.app.runtime.request_log.flush()
 
     @staticmethod

@@ -128,7 +128,8 @@ class Settings:
             if (v := g(name)):
                 kw[key] = v
         if (v := g("JWT_PUBLIC_KEY")):
-            kw["jwt_public_key"] = Path(v).read_text() if not v.lstrip().startswith("-----") and Path(v).is_file() else v
+            is_path = not v.lstrip().startswith("-----") and Path(v).is_file()
+            kw["jwt_public_key"] = Path(v).read_text() if is_path else v
         if (v := g("JWT_ALGORITHMS")):
             kw["jwt_algorithms"] = _csv(v)
         elif "jwt_public_key" in kw:

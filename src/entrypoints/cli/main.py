@@ -47,7 +47,11 @@ async def _migrate(container: Any) -> None:
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(8000, "--port"),
           workers: int = typer.Option(1, "--workers", min=1)) -> None:
     """Run the HTTP service (granian) on the configured store, migrating it first."""
-    s = settings()
+    import os
+
+    if workers > 1:
+        # throttle buckets must be shared by every worker process
+        os.environ.setdefault("GHARART_SHARED_THROTTLES", "true")
     container = _container()
     run(_migrate(container))
     run(_first_run_hint(container, host, port))
@@ -56,7 +60,6 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
 
     Granian("entrypoints.http.asgi:create", factory=True, interface=Interfaces.ASGI, address=host, port=port,
             workers=workers, log_access=False).serve()
-    del s
 
 
 async def _first_run_hint(container: Any, host: str, port: int) -> None:

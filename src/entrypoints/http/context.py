@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 from litestar import Request, Response
 
 from gharart_core.identity.model import HandleAccess, Principal
@@ -63,7 +64,8 @@ async def resolve_principal(rt: Runtime, st: RequestState, authorization: str | 
         if token is None:
             return None
         st.principal = await authenticate(token, verifier=rt.verifier, identity=rt.identity,
-                                          uow_factory=rt.uow_factory, user_cache=rt.user_cache)
+                                          uow_factory=rt.uow_factory, user_cache=rt.user_cache,
+                                          cache=rt.auth_cache, background=rt.background)
         return st.principal
     except DomainError as exc:
         st.principal_error = exc
@@ -120,8 +122,24 @@ class RequestContext:
     async def access(self, handle: str) -> HandleAccess:
         principal = await self.principal()
         self.st.handle = handle if isinstance(handle, str) and len(handle) <= 40 else None
+        key = (principal.user_id, handle, principal.credential_id) if isinstance(handle, str) else None
+        if key is not None and principal.kind == "pat":
+            cached = self.rt.auth_cache.get_access(key)
+            if cached is not None:
+                return attrs.evolve(cached, request_id=self.request_id)
         async with self.rt.uow_factory(write=False) as uow:
-            return await self.rt.identity.resolve(uow, principal, handle, self.request_id)
+            access = await self.rt.identity.resolve(uow, principal, handle, self.request_id)
+        if key is not None and principal.kind == "pat":
+            self.rt.auth_cache.put_access(key, access)
+        return access
+
+    def identity_changed(self) -> None:
+        """Invalidate cached credentials/memberships once this request's transaction commits."""
+
+        async def bump() -> None:
+            self.rt.identity_changed()
+
+        self.uow.after_commit(bump)
 
     # -- input -------------------------------------------------------------
     async def body_bytes(self, max_bytes: int | None = None) -> bytes:

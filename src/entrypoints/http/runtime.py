@@ -12,7 +12,7 @@ from gharart_core.shared.errors import RateLimited
 from gharart_core.shared.ports import RequestLogEntry
 
 from ..settings import RateLimit, Settings
-from .auth import JwtVerifier
+from .auth import JwtVerifier, PrincipalCache
 from .metrics import Metrics
 
 __all__ = ["MemoryBuckets", "RequestLogBuffer", "Runtime"]
@@ -86,9 +86,21 @@ class Runtime:
         self.identity = container.identity_service()
         self.verifier = JwtVerifier(self.settings)
         self.user_cache: dict[str, tuple[str, str | None]] = {}
+        self.auth_cache = PrincipalCache()
+        self._background: set[asyncio.Task[Any]] = set()
         self.buckets = MemoryBuckets()
         self.metrics = Metrics()
         self.request_log = RequestLogBuffer(self.uow_factory)
+
+    def background(self, coro: Any) -> None:
+        """Run bookkeeping off the request path (kept referenced until done)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def identity_changed(self) -> None:
+        """Forget cached credentials and memberships (call after an identity write commits)."""
+        self.auth_cache.bump()
 
     async def throttle(self, cls: str, key: str) -> tuple[RateLimit, float, float] | None:
         """Take a token from ``cls``'s bucket for ``key``; raises 429 ``rate_limited`` when empty."""

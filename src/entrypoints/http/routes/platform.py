@@ -69,6 +69,7 @@ async def create_handle(ctx: RequestContext) -> Response[Any]:
     if handle is None:
         raise ValidationFailed(errors=[FieldError("handle", "required", "handle is required")])
     h = await ctx.container.identity_service().create_handle(ctx.uow, principal, handle, ctx.request_id)
+    ctx.identity_changed()
     return ctx.respond(render_handle(h, Role.OWNER), 201)
 
 
@@ -104,6 +105,7 @@ async def add_member(handle: str, ctx: RequestContext) -> Response[Any]:
     email = _str_field(body, "email", max_len=254)
     role = _str_field(body, "role", max_len=10)
     member = await ctx.container.identity_service().add_member(ctx.uow, access, email or "", role or "")
+    ctx.identity_changed()
     return ctx.respond(render_member(member), 201)
 
 
@@ -114,6 +116,7 @@ async def change_member(handle: str, member_id: str, ctx: RequestContext) -> Res
     body = await ctx.json_object()
     role = _str_field(body, "role", max_len=10)
     member = await ctx.container.identity_service().change_member(ctx.uow, access, member_id, role or "")
+    ctx.identity_changed()
     return ctx.respond(render_member(member))
 
 
@@ -121,6 +124,7 @@ async def change_member(handle: str, member_id: str, ctx: RequestContext) -> Res
 async def remove_member(handle: str, member_id: str, ctx: RequestContext) -> None:
     access = await ctx.access(handle)
     await ctx.container.identity_service().remove_member(ctx.uow, access, member_id)
+    ctx.identity_changed()
 
 
 # -- tokens ------------------------------------------------------------------
@@ -163,6 +167,7 @@ async def list_tokens(ctx: RequestContext) -> Response[Any]:
 async def revoke_token(token_id: str, ctx: RequestContext) -> None:
     principal = await ctx.principal()
     await ctx.container.identity_service().revoke_token(ctx.uow, principal, token_id, ctx.request_id)
+    ctx.identity_changed()
 
 
 # -- audit log ---------------------------------------------------------------
