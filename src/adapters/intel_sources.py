@@ -22,11 +22,12 @@ from gharart_core.intel.model import CrawlLimits
 from gharart_core.intel.ports import FetchedPage, PageSource
 from gharart_core.intel.robots import USER_AGENT
 from gharart_core.intel.service import IntelConfig, IntelReplayGate, IntelService
-from gharart_core.shared.errors import DomainError, ErrorKind
+from gharart_core.shared.errors import DomainError, ErrorKind, NotFound
 
 __all__ = [
     "FetcherPageSource",
     "IntelPageSources",
+    "NoSites",
     "PreviewPageSource",
     "ProfilePageSource",
     "intel_service_from",
@@ -138,9 +139,7 @@ class FetcherPageSource:
             )
         except Exception as exc:
             kind = getattr(exc, "kind", None) or "connection_error"
-            return FetchedPage(
-                url=url, status=None, error=str(kind), timing_ms=(time.perf_counter() - started) * 1000
-            )
+            return FetchedPage(url=url, status=None, error=str(kind), timing_ms=(time.perf_counter() - started) * 1000)
         headers = {k: v for k, v in resp.headers}
         ctype = next((v for k, v in resp.headers if k.lower() == "content-type"), None)
         body: bytes = resp.body
@@ -236,16 +235,34 @@ def make_intel_service(
     )
 
 
+class NoSites:
+    """Stands in for the sites service in a container without one: only the default hostname, no
+    deployments, nothing served (every page 404)."""
+
+    async def hostnames(self, uow: Any, handle: str) -> list[Any]:
+        return []
+
+    async def get_deployment_internal(self, uow: Any, handle: str, deployment_id: str) -> None:
+        return None
+
+    async def serve_profile(self, uow: Any, handle: str, path: str, **_: Any) -> Any:
+        raise NotFound("page_not_found", "No sites service is configured.")
+
+    async def serve_preview(self, uow: Any, handle: str, deployment_id: str, path: str, **_: Any) -> Any:
+        raise NotFound("deployment_not_found", "No sites service is configured.")
+
+
 def intel_service_from(container: Any) -> IntelService:
     """``make_intel_service`` from a container that provides ``sites_service`` (and maybe ``fetcher``)."""
     fetcher = container.fetcher() if hasattr(container, "fetcher") else None
+    sites = container.sites_service() if hasattr(container, "sites_service") else NoSites()
     return make_intel_service(
         settings=container.settings(),
         clock=container.clock(),
         ids=container.ids(),
         jobs=container.jobs(),
         uow_factory=container.uow_factory(),
-        sites=container.sites_service(),
+        sites=sites,
         fetcher=fetcher,
     )
 
