@@ -26,6 +26,7 @@ from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from gharart_core.sites.service import SitesLimits, SitesService
 
 from .settings import Settings
 
@@ -86,6 +87,15 @@ def _links_provider(uow_factory: Any) -> Any:
                                uow_factory, Container.jobs, Container.fetcher)
 
 
+def _sites_provider(object_store: Any) -> Any:
+    # declared per adapter set: a base-class provider would keep the base's object-store placeholder
+    c = Container
+    return providers.Singleton(
+        SitesService, clock=c.clock, ids=c.ids, tokens=c.tokens, object_store=object_store,
+        replay_gate=c.sites_replay_gate, site_domain=c.settings.provided.site_domain,
+        limits=providers.Callable(SitesLimits.from_env, c.settings.provided.extra))
+
+
 class Container(containers.DeclarativeContainer):
     """Provider names shared by every adapter set."""
 
@@ -103,7 +113,7 @@ class Container(containers.DeclarativeContainer):
         operator_emails=settings.provided.operators,
     )
     fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
-    # intel's ReplayGate, passed to the sites service as ``replay_gate``
+    # intel's ReplayGate implementation, passed to the sites service as ``replay_gate``
     sites_replay_gate: providers.Provider[Any] = providers.Singleton(make_replay_gate, settings=settings,
                                                                       clock=clock)
 
@@ -113,6 +123,7 @@ class SqlContainer(Container):
     uow_factory = providers.Singleton(sql_uow_factory, database)
     links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
+    sites_service = _sites_provider(object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
     __self__ = providers.Self()
     intel_service = providers.Singleton(intel_service_from, __self__)
@@ -123,6 +134,7 @@ class MemoryContainer(Container):
     uow_factory = providers.Singleton(memory_uow_factory, state)
     links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(MemoryObjectStore)
+    sites_service = _sites_provider(object_store)
     mailer = providers.Singleton(MemoryOutbox)
     __self__ = providers.Self()
     intel_service = providers.Singleton(intel_service_from, __self__)
