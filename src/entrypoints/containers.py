@@ -14,6 +14,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.http.fetcher import fetcher_from_settings
+from adapters.intel_sources import make_intel_service, make_replay_gate
 from adapters.jobs import InProcessJobRunner
 from adapters.mail.memory import MemoryOutbox
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
@@ -128,8 +129,9 @@ class Container(containers.DeclarativeContainer):
         DocsEdgeService, clock, ids, tokens, object_store, mailer, uow_factory,
         public_url=settings.provided.public_url)
 
-    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
-    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+    # intel's ReplayGate implementation, passed to the sites service as ``replay_gate``
+    sites_replay_gate: providers.Provider[Any] = providers.Singleton(make_replay_gate, settings=settings,
+                                                                      clock=clock)
     sites_service = providers.Singleton(
         SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
         replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
@@ -143,6 +145,10 @@ class Container(containers.DeclarativeContainer):
         SupportService, clock=clock, ids=ids, mailer=mailer, directory=support_directory,
         operator_emails=settings.provided.operators, public_url=settings.provided.public_url,
         site_domain=settings.provided.site_domain)
+
+    intel_service = providers.Singleton(
+        make_intel_service, settings=settings, clock=clock, ids=ids, jobs=jobs, uow_factory=uow_factory,
+        sites=sites_service, fetcher=fetcher)
 
 
 class SqlGateways(containers.DeclarativeContainer):
