@@ -135,15 +135,17 @@ class DeploymentView:
 
 
 class SitesGateway(Protocol):
-    """The sites service as the publisher needs it. Implemented over ``gharart_core.sites``;
-    every method authorizes through the sites service with ``access``."""
+    """The sites service as the publisher needs it (implemented over ``gharart_core.sites`` by
+    :mod:`.sites_bridge`). Writes authorize through the sites service with ``access``; reads take
+    handles the caller has already been scoped to."""
 
-    async def list(self, uow: PublisherUoW, handles: Sequence[str] | None) -> Sequence[DeploymentView]:
-        """Deployments of ``handles`` (None = every handle), newest first (no authorization:
-        the caller has already scoped ``handles``)."""
+    async def list(self, uow: PublisherUoW, handles: Sequence[str]) -> Sequence[DeploymentView]:
+        """Deployments of ``handles``, newest first."""
         ...
 
-    async def get(self, uow: PublisherUoW, deployment_id: str) -> DeploymentView | None: ...
+    async def get(self, uow: PublisherUoW, handles: Sequence[str], deployment_id: str) -> DeploymentView | None:
+        """The deployment if it belongs to one of ``handles``."""
+        ...
 
     async def create(self, uow: PublisherUoW, access: HandleAccess, *, files: Mapping[str, tuple[bytes, str]],
                      message: str, base_on_live: bool) -> DeploymentView:
@@ -152,10 +154,12 @@ class SitesGateway(Protocol):
         ...
 
     async def create_from_manifest(self, uow: PublisherUoW, access: HandleAccess, *,
-                                   manifest: Mapping[str, Any], message: str) -> DeploymentView: ...
+                                   manifest: Mapping[str, Any], message: str) -> tuple[DeploymentView, list[str]]:
+        """A deployment from a ``/v2``-style manifest; answers it and the digests still to upload."""
+        ...
 
-    async def fail(self, uow: PublisherUoW, access: HandleAccess, deployment_id: str,
-                   reason: str) -> DeploymentView:
+    async def cancel(self, uow: PublisherUoW, access: HandleAccess, deployment_id: str,
+                     reason: str) -> DeploymentView:
         """Move a pending/deploying deployment to ``failed`` (409 ``invalid_transition`` otherwise)."""
         ...
 
