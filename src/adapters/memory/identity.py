@@ -10,7 +10,7 @@ import attrs
 
 from gharart_core.identity.model import Account, Handle, Member, PersonalAccessToken, Role, User
 
-from .state import MemoryState
+from .state import MemoryState  # repositories receive a view with the same API
 
 __all__ = ["REPOSITORIES", "MemoryIdentity"]
 

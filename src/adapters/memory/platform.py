@@ -11,7 +11,7 @@ from gharart_core.shared.idempotency import IdempotencyRecord, IdempotencyState
 from gharart_core.shared.pagination import Page, decode_cursor, encode_cursor
 from gharart_core.shared.ports import RequestLogEntry
 
-from .state import MemoryState
+from .state import MemoryState  # repositories receive a view with the same API
 
 __all__ = ["REPOSITORIES", "MemoryAudit", "MemoryIdempotency", "MemoryQuotas", "MemoryRequestLog"]
 

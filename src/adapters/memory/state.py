@@ -1,23 +1,27 @@
-"""Process-memory state shared by memory repositories, with snapshot-based transactions.
+"""Process-memory state shared by memory repositories, with undo-log transactions.
 
-Entities are frozen attrs values, so a transaction snapshot is a shallow copy of each
-table dict; rollback puts the copies back. Writers are serialised by one lock.
+Each unit of work hands its repositories a view of the state whose tables record the
+previous value of every key they change; rollback replays that log backwards. Repository
+methods do their reads and writes without awaiting in between, so on one event loop each
+method is atomic (which is what optimistic version checks need).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 __all__ = ["MemoryState", "MemoryUnitOfWork"]
+
+_MISSING = object()
 
 
 class MemoryState:
     def __init__(self) -> None:
         self.tables: dict[str, dict[Any, Any]] = {}
-        self.lock = asyncio.Lock()
         self.counters: dict[str, int] = {}
+        self.lock = asyncio.Lock()
 
     def table(self, name: str) -> dict[Any, Any]:
         return self.tables.setdefault(name, {})
@@ -27,56 +31,100 @@ class MemoryState:
         return self.counters[name]
 
 
+class _TrackedTable(MutableMapping[Any, Any]):
+    __slots__ = ("_data", "_log")
+
+    def __init__(self, data: dict[Any, Any], log: list[tuple[dict[Any, Any], Any, Any]]) -> None:
+        self._data = data
+        self._log = log
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._log.append((self._data, key, self._data.get(key, _MISSING)))
+        self._data[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        self._log.append((self._data, key, self._data[key]))
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def values(self) -> Any:  # type: ignore[override]
+        return list(self._data.values())
+
+    def items(self) -> Any:  # type: ignore[override]
+        return list(self._data.items())
+
+    def keys(self) -> Any:  # type: ignore[override]
+        return list(self._data.keys())
+
+
+class _StateView:
+    """What a repository sees: the shared state, with writes logged for rollback."""
+
+    def __init__(self, state: MemoryState, log: list[tuple[dict[Any, Any], Any, Any]]) -> None:
+        self._state = state
+        self._log = log
+
+    def table(self, name: str) -> _TrackedTable:
+        return _TrackedTable(self._state.table(name), self._log)
+
+    def next_seq(self, name: str) -> int:
+        return self._state.next_seq(name)
+
+    @property
+    def tables(self) -> dict[str, dict[Any, Any]]:
+        return self._state.tables
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self._state.counters
+
+
 class MemoryUnitOfWork:
     """Unit of work over :class:`MemoryState`; repositories come from the area registries."""
 
-    def __init__(self, state: MemoryState, factories: dict[str, Callable[[MemoryState], Any]],
+    def __init__(self, state: MemoryState, factories: dict[str, Callable[[Any], Any]],
                  *, write: bool = True) -> None:
         self.state = state
-        self._write = write
-        self._snapshot: dict[str, dict[Any, Any]] | None = None
-        self._counters: dict[str, int] | None = None
+        self._log: list[tuple[dict[Any, Any], Any, Any]] = []
         self._callbacks: list[Callable[[], Awaitable[None]]] = []
-        self._locked = False
+        view = _StateView(state, self._log)
         for name, factory in factories.items():
-            setattr(self, name, factory(state))
+            setattr(self, name, factory(view))
 
     async def __aenter__(self) -> MemoryUnitOfWork:
-        if self._write:
-            await self.state.lock.acquire()
-            self._locked = True
-        self._begin()
         return self
 
-    def _begin(self) -> None:
-        self._snapshot = {k: dict(v) for k, v in self.state.tables.items()}
-        self._counters = dict(self.state.counters)
-
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            if self._snapshot is not None:
-                await self.rollback()
-        finally:
-            if self._locked:
-                self.state.lock.release()
-                self._locked = False
+        await self.rollback()
 
     async def commit(self) -> None:
-        self._snapshot = None
+        self._log.clear()
         callbacks, self._callbacks = self._callbacks, []
-        self._begin()
         for cb in callbacks:
             await cb()
 
     async def rollback(self) -> None:
-        if self._snapshot is not None:
-            self.state.tables.clear()
-            self.state.tables.update(self._snapshot)
-            self.state.counters.clear()
-            self.state.counters.update(self._counters or {})
-        self._snapshot = None
+        while self._log:
+            data, key, old = self._log.pop()
+            if old is _MISSING:
+                data.pop(key, None)
+            else:
+                data[key] = old
         self._callbacks = []
-        self._begin()
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._callbacks.append(callback)

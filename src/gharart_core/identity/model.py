@@ -22,7 +22,7 @@ __all__ = [
     "User",
 ]
 
-HANDLE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+HANDLE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")  # \Z: "$" would accept a trailing newline
 RESERVED_HANDLES = frozenset(
     """api admin v1 v2 _edge edge public support operator operators www mail root static assets
     dashboard login logout signin signup auth oauth profiles profile l links files docs sites schema
@@ -138,6 +138,7 @@ class HandleAccess:
     account_id: str
     role: Role | None
     request_id: str | None = None
+    handle_created_at: datetime | None = None
 
     @property
     def actor_id(self) -> str:

@@ -10,24 +10,29 @@ from .model import HandleAccess, Principal, Role
 __all__ = ["Action", "authorize", "handle_visible", "require_scope"]
 
 
+@enum.unique
 class Action(enum.Enum):
-    """Every guarded action: (scope, lowest role, is a read)."""
+    """Every guarded action: (scope, lowest role, is a read, name).
 
-    LINKS_READ = ("links:read", Role.VIEWER, True)
-    LINKS_WRITE = ("links:write", Role.EDITOR, False)
-    SITES_READ = ("sites:read", Role.VIEWER, True)
-    SITES_WRITE = ("sites:write", Role.EDITOR, False)
-    SITES_ADMIN = ("sites:write", Role.ADMIN, False)
-    FILES_READ = ("files:read", Role.VIEWER, True)
-    FILES_WRITE = ("files:write", Role.EDITOR, False)
-    DOCS_READ = ("docs:read", Role.VIEWER, True)
-    DOCS_PAGES_WRITE = ("docs:admin", Role.EDITOR, False)
-    DOCS_POLICY = ("docs:admin", Role.ADMIN, False)
-    DOCS_POLICY_READ = ("docs:admin", Role.ADMIN, True)
-    AUDIT_READ = (None, Role.ADMIN, True)
-    HANDLE_READ = (None, Role.VIEWER, True)
-    MEMBERS_READ = (None, Role.VIEWER, True)
-    MEMBERS_WRITE = (None, Role.OWNER, False)
+    The trailing name keeps values distinct: without it, actions with the same rule
+    (e.g. members read and handle read) would silently become aliases of one another.
+    """
+
+    LINKS_READ = ("links:read", Role.VIEWER, True, "links.read")
+    LINKS_WRITE = ("links:write", Role.EDITOR, False, "links.write")
+    SITES_READ = ("sites:read", Role.VIEWER, True, "sites.read")
+    SITES_WRITE = ("sites:write", Role.EDITOR, False, "sites.write")
+    SITES_ADMIN = ("sites:write", Role.ADMIN, False, "sites.admin")
+    FILES_READ = ("files:read", Role.VIEWER, True, "files.read")
+    FILES_WRITE = ("files:write", Role.EDITOR, False, "files.write")
+    DOCS_READ = ("docs:read", Role.VIEWER, True, "docs.read")
+    DOCS_PAGES_WRITE = ("docs:admin", Role.EDITOR, False, "docs.pages_write")
+    DOCS_POLICY = ("docs:admin", Role.ADMIN, False, "docs.policy")
+    DOCS_POLICY_READ = ("docs:admin", Role.ADMIN, True, "docs.policy_read")
+    AUDIT_READ = (None, Role.ADMIN, True, "audit.read")
+    HANDLE_READ = (None, Role.VIEWER, True, "handle.read")
+    MEMBERS_READ = (None, Role.VIEWER, True, "members.read")
+    MEMBERS_WRITE = (None, Role.OWNER, False, "members.write")
 
     @property
     def scope(self) -> str | None:

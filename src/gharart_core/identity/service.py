@@ -134,6 +134,14 @@ class IdentityService:
 
     # -- PATs ----------------------------------------------------------------
     async def authenticate_pat(self, uow: IdentityUoW, secret: str) -> Principal:
+        """Verify a PAT and record its use (needs a write unit of work that the caller commits)."""
+        principal, stale = await self.verify_pat(uow, secret)
+        if stale:
+            await self.record_pat_use(uow, principal)
+        return principal
+
+    async def verify_pat(self, uow: IdentityUoW, secret: str) -> tuple[Principal, bool]:
+        """Verify a PAT without writing: (principal, whether its last-used time is over a minute old)."""
         if not secret.startswith(PAT_PREFIX) or len(secret) > 200:
             raise Unauthenticated(detail="The token is not valid.")
         digest = sha256_hex(secret)
@@ -148,9 +156,8 @@ class IdentityService:
         user = await uow.identity.get_user(token.user_id)
         if user is None:
             raise Unauthenticated(detail="The token is not valid.")
-        if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
-            await uow.identity.touch_token(token.id, now)
-        return Principal(
+        stale = token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60)
+        principal = Principal(
             user_id=user.id,
             email=user.email,
             scopes=token.scopes,
@@ -159,6 +166,16 @@ class IdentityService:
             handle_restriction=token.handle,
             kind="pat",
         )
+        return principal, stale
+
+    async def record_pat_use(self, uow: IdentityUoW, principal: Principal) -> None:
+        """Set the token's ``lastUsedAt`` to now (write unit of work; the caller commits)."""
+        if principal.kind == "pat" and principal.credential_id is not None:
+            await uow.identity.touch_token(principal.credential_id, self.clock.now())
+
+    async def touch_token(self, uow: IdentityUoW, token_id: str) -> None:
+        """Record that a token was used (callers debounce this; it is bookkeeping, not security)."""
+        await uow.identity.touch_token(token_id, self.clock.now())
 
     async def create_token(self, uow: IdentityUoW, principal: Principal, *, name: str,
                            scopes: Sequence[str], handle: str | None,
@@ -228,7 +245,7 @@ class IdentityService:
         role = member.role if member is not None else None
         if not handle_visible(principal, handle, role):
             raise not_found
-        return HandleAccess(principal, handle, h.account_id, role, request_id)
+        return HandleAccess(principal, handle, h.account_id, role, request_id, h.created_at)
 
     async def create_handle(self, uow: IdentityUoW, principal: Principal, handle: str,
                             request_id: str | None = None) -> Handle:
@@ -254,6 +271,8 @@ class IdentityService:
 
     async def get_handle(self, uow: IdentityUoW, access: HandleAccess) -> Handle:
         authorize(access, Action.HANDLE_READ)
+        if access.handle_created_at is not None:  # handles are immutable: the resolved access is enough
+            return Handle(access.handle, access.account_id, access.handle_created_at)
         h = await uow.identity.get_handle(access.handle)
         if h is None:
             raise NotFound("handle_not_found", f"Handle `{access.handle}` was not found.")

@@ -14,7 +14,7 @@ PREFIXES = frozenset(
     "acc usr lnk dep fil shr pg run snp rpt esc cr fb req pat aud hst pub".split()
 )
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID_RE = re.compile(r"^([a-z]{2,4})_([0-9A-HJKMNP-TV-Z]{26})$")
+_ID_RE = re.compile(r"^([a-z]{2,4})_([0-9A-HJKMNP-TV-Z]{26})\Z")
 
 
 class IdGenerator(Protocol):
@@ -68,7 +68,9 @@ def is_valid_id(value: object, prefix: str | None = None) -> bool:
     if not isinstance(value, str):
         return False
     m = _ID_RE.match(value)
-    return bool(m) and (prefix is None or m.group(1) == prefix)
+    if m is None:
+        return False
+    return prefix is None or m.group(1) == prefix
 
 
 def has_prefix(value: str, prefix: str) -> bool:

@@ -1,0 +1,116 @@
+"""Dependency-injector containers: one per adapter set, the same provider names in each.
+
+``build_container(settings)`` picks the adapter set from the settings (SQLite/PostgreSQL +
+filesystem/memory object store); ``build_memory_container()`` is the harness's in-memory set.
+Area services are providers on the base container, so every adapter set gets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from adapters.jobs import InProcessJobRunner
+from adapters.mail.memory import MemoryOutbox
+from adapters.memory.state import MemoryState, MemoryUnitOfWork
+from adapters.objectstore.memory import MemoryObjectStore
+from adapters.registry import memory_factories, sql_factories
+from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.identity.service import IdentityService
+from gharart_core.shared.clock import SystemClock
+from gharart_core.shared.ids import UlidIds
+from gharart_core.shared.tokens import SecretsTokenSource
+
+from .settings import Settings
+
+__all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
+
+
+def sql_uow_factory(db: Database) -> Callable[..., SqlUnitOfWork]:
+    factories = sql_factories()
+
+    def make(write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(db, factories, write=write)
+
+    return make
+
+
+def memory_uow_factory(state: MemoryState) -> Callable[..., MemoryUnitOfWork]:
+    factories = memory_factories()
+
+    def make(write: bool = True) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(state, factories, write=write)
+
+    return make
+
+
+def object_store_from_url(url: str) -> Any:
+    if url.startswith("memory://"):
+        return MemoryObjectStore()
+    if url.startswith("file://"):
+        from adapters.objectstore.filesystem import FilesystemObjectStore
+
+        return FilesystemObjectStore(Path(url[len("file://"):]))
+    if url.startswith("s3://"):
+        from adapters.objectstore.s3 import S3ObjectStore  # type: ignore[import-not-found]
+
+        return S3ObjectStore.from_url(url)
+    raise ValueError(f"unsupported GHARART_OBJECT_STORE {url!r}")
+
+
+def mailer_from_settings(settings: Settings) -> Any:
+    if settings.smtp_url:
+        from adapters.mail.smtp import SmtpMailer
+
+        return SmtpMailer.from_url(settings.smtp_url)
+    from adapters.mail.eml import EmlOutbox
+
+    return EmlOutbox(settings.outbox_dir)
+
+
+class Container(containers.DeclarativeContainer):
+    """Provider names shared by every adapter set."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    clock: providers.Provider[Any] = providers.Singleton(SystemClock)
+    ids: providers.Provider[Any] = providers.Singleton(UlidIds)
+    tokens: providers.Provider[Any] = providers.Singleton(SecretsTokenSource)
+    uow_factory: providers.Provider[Any] = providers.Dependency()
+    object_store: providers.Provider[Any] = providers.Dependency()
+    mailer: providers.Provider[Any] = providers.Dependency()
+    jobs: providers.Provider[Any] = providers.Singleton(InProcessJobRunner)
+
+    identity_service = providers.Singleton(
+        IdentityService, clock=clock, ids=ids, tokens=tokens,
+        operator_emails=settings.provided.operators,
+    )
+
+
+class SqlContainer(Container):
+    database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
+    uow_factory = providers.Singleton(sql_uow_factory, database)
+    object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
+    mailer = providers.Singleton(mailer_from_settings, Container.settings)
+
+
+class MemoryContainer(Container):
+    state = providers.Singleton(MemoryState)
+    uow_factory = providers.Singleton(memory_uow_factory, state)
+    object_store = providers.Singleton(MemoryObjectStore)
+    mailer = providers.Singleton(MemoryOutbox)
+
+
+def build_container(settings: Settings | None = None) -> SqlContainer:
+    settings = settings or Settings.from_env()
+    return SqlContainer(settings=settings)
+
+
+def build_memory_container(settings: Settings | None = None, **overrides: Any) -> MemoryContainer:
+    settings = settings or Settings(data_dir=Path("/nonexistent"), object_store="memory://", auto_migrate=False)
+    container = MemoryContainer(settings=settings)
+    for name, value in overrides.items():
+        getattr(container, name).override(providers.Object(value))
+    return container
