@@ -20,8 +20,13 @@ def _in(scope: TenantScope, r: PublishingRecord) -> bool:
 
 
 class MemoryPublishingRecords:
+    # Tables are looked up on every call: a rollback replaces the table dicts with snapshots.
     def __init__(self, state: MemoryState) -> None:
-        self.t = state.table("publishing_records")
+        self.s = state
+
+    @property
+    def t(self) -> dict[str, PublishingRecord]:
+        return self.s.table("publishing_records")
 
     async def add(self, record: PublishingRecord) -> None:
         self.t[record.id] = record
@@ -68,7 +73,11 @@ class MemoryPublishingRecords:
 
 class MemoryDeploymentMeta:
     def __init__(self, state: MemoryState) -> None:
-        self.t = state.table("publisher_deployment_meta")
+        self.s = state
+
+    @property
+    def t(self) -> dict[str, DeploymentMeta]:
+        return self.s.table("publisher_deployment_meta")
 
     async def get(self, deployment_id: str) -> DeploymentMeta | None:
         m: DeploymentMeta | None = self.t.get(deployment_id)

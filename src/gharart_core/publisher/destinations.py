@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from ..identity.model import HandleAccess, Role
 from ..shared.errors import DomainError, FieldError, ValidationFailed
 from .model import PublishingRecord
-from .ports import DeliveryResult, PublisherUoW, SitesGateway, WebhookTransport
+from .ports import DeliveryResult, PublisherUoW, SitesGateway, WebhookResponse, WebhookTransport
 
-__all__ = ["MAX_CONTENT_CHARS", "SiteDestination", "WebhookDestination", "validate_site_path"]
+__all__ = ["MAX_CONTENT_CHARS", "FetcherTransport", "SiteDestination", "WebhookDestination", "validate_site_path"]
 
 MAX_CONTENT_CHARS = 1_000_000
 _URL_MAX = 2048
@@ -176,3 +176,30 @@ def _external_url(body: str) -> str | None:
                 return value
     return None
 
+
+
+class FetcherTransport:
+    """:class:`WebhookTransport` over the shared SSRF-guarded ``Fetcher`` port (links area).
+
+    Webhook POSTs follow no redirects (a 3xx is a failed attempt, never a re-POST elsewhere) and
+    read at most 64 KiB of the answer. A fetch that gets no answer (``FetchError``: ``blocked``,
+    ``timeout``, ``dns_error``...) becomes a ``WebhookResponse`` with that error kind.
+    """
+
+    def __init__(self, fetcher: Any, *, timeout: float = 10.0) -> None:
+        self.fetcher = fetcher
+        self.timeout = timeout
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
+        try:
+            answer = await self.fetcher.fetch(url, method="POST", body=body, headers=dict(headers),
+                                              timeout=self.timeout, max_redirects=0, max_body=64 * 1024)
+        except TypeError:
+            return WebhookResponse(None, "unsupported: the configured fetcher cannot send a body")
+        except Exception as exc:
+            kind = getattr(exc, "kind", None)
+            if not isinstance(kind, str):
+                raise
+            return WebhookResponse(None, kind)
+        text = answer.body.decode("utf-8", "replace") if isinstance(answer.body, bytes) else ""
+        return WebhookResponse(int(answer.status), None, text[:65536])
