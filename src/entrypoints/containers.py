@@ -13,6 +13,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.http.fetcher import fetcher_from_settings
 from adapters.jobs import InProcessJobRunner
 from adapters.mail.memory import MemoryOutbox
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
@@ -20,6 +21,7 @@ from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
 from gharart_core.identity.service import IdentityService
+from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
@@ -71,6 +73,18 @@ def mailer_from_settings(settings: Settings) -> Any:
     return EmlOutbox(settings.outbox_dir)
 
 
+def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
+                      fetcher: Any) -> LinksService:
+    return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
+                        health_timeout_s=settings.health_timeout_s)
+
+
+def _links_provider(uow_factory: Any) -> Any:
+    # declared per adapter set: a base-class provider cannot see the subclass's uow_factory
+    return providers.Singleton(links_service_for, Container.settings, Container.clock, Container.ids,
+                               uow_factory, Container.jobs, Container.fetcher)
+
+
 class Container(containers.DeclarativeContainer):
     """Provider names shared by every adapter set."""
 
@@ -87,11 +101,13 @@ class Container(containers.DeclarativeContainer):
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
+    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
 
 
 class SqlContainer(Container):
     database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
+    links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
     mailer = providers.Singleton(mailer_from_settings, Container.settings)
 
@@ -99,6 +115,7 @@ class SqlContainer(Container):
 class MemoryContainer(Container):
     state = providers.Singleton(MemoryState)
     uow_factory = providers.Singleton(memory_uow_factory, state)
+    links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
 

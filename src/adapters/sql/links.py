@@ -1,7 +1,405 @@
-"""sql repositories for the links area."""
+"""SQL repository for links: current rows, append-only versions, clicks, import and health runs."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-REPOSITORIES: dict[str, Any] = {}
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gharart_core.links.health import HealthResult, HealthRun
+from gharart_core.links.importing import ImportRowError, ImportRun
+from gharart_core.links.model import Health, Link, LinkVersion, Rule, rules_from_data, rules_to_data
+
+from .database import SqlRepository
+from .schema import UtcDateTime, metadata
+
+__all__ = [
+    "REPOSITORIES",
+    "SqlLinks",
+    "link_clicks",
+    "link_generations",
+    "link_health_results",
+    "link_health_runs",
+    "link_import_errors",
+    "link_import_runs",
+    "link_versions",
+    "links",
+]
+
+links = sa.Table(
+    "links", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("handle", sa.String(40), nullable=False),
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("redirect_status", sa.Integer, nullable=False),
+    sa.Column("forward_query", sa.Boolean, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),  # "|a|b|" so a tag filter is one LIKE
+    sa.Column("health_classification", sa.String(20)),
+    sa.Column("health_checked_at", UtcDateTime),
+    sa.Column("health_run_id", sa.String(40)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("deleted_at", UtcDateTime),
+    sa.UniqueConstraint("handle", "slug", name="uq_links_handle_slug"),
+)
+link_versions = sa.Table(
+    "link_versions", metadata,
+    sa.Column("link_id", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("redirect_status", sa.Integer, nullable=False),
+    sa.Column("forward_query", sa.Boolean, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(40)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(10), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("request_id", sa.String(128)),
+    sa.Column("run_id", sa.String(40)),
+)
+link_generations = sa.Table(
+    "link_generations", metadata,
+    sa.Column("handle", sa.String(40), primary_key=True),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+)
+link_clicks = sa.Table(
+    "link_clicks", metadata,
+    sa.Column("link_id", sa.String(40), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+link_import_runs = sa.Table(
+    "link_import_runs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("handle", sa.String(40), nullable=False, index=True),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(40)),
+    sa.Column("created", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("request_id", sa.String(128)),
+    sa.Column("detail", sa.Text),
+)
+link_import_errors = sa.Table(
+    "link_import_errors", metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("slug", sa.Text, nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("redirect_status", sa.Text, nullable=False),
+)
+link_health_runs = sa.Table(
+    "link_health_runs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("handle", sa.String(40), nullable=False, index=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(40)),
+    sa.Column("selector", sa.Text, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("detail", sa.Text),
+)
+link_health_results = sa.Table(
+    "link_health_results", metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("slug", sa.String(64), primary_key=True),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("classification", sa.String(20), nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text),
+)
+
+
+def rules_json(rules: Sequence[Rule]) -> str:
+    return json.dumps(rules_to_data(rules), separators=(",", ":")) if rules else "[]"
+
+
+@lru_cache(maxsize=8192)
+def _rules(text: str) -> tuple[Rule, ...]:
+    return () if text == "[]" else rules_from_data(json.loads(text))
+
+
+def tags_text(tags: Sequence[str]) -> str:
+    return "|" + "|".join(tags) + "|" if tags else ""
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    return tuple(t for t in text.split("|") if t)
+
+
+def _link(r: Any) -> Link:
+    health = None
+    if r.health_classification is not None:
+        health = Health(r.health_classification, r.health_checked_at, r.health_run_id)
+    return Link(id=r.id, handle=r.handle, slug=r.slug, version=r.version, destination=r.destination,
+                redirect_status=r.redirect_status, forward_query=bool(r.forward_query), rules=_rules(r.rules),
+                tags=_tags(r.tags), created_at=r.created_at, updated_at=r.updated_at, health=health,
+                deleted_at=r.deleted_at)
+
+
+def link_row(link: Link) -> dict[str, Any]:
+    h = link.health
+    return {"id": link.id, "handle": link.handle, "slug": link.slug, "version": link.version,
+            "destination": link.destination, "redirect_status": link.redirect_status,
+            "forward_query": link.forward_query, "rules": rules_json(link.rules), "tags": tags_text(link.tags),
+            "health_classification": h.classification if h else None, "health_checked_at": h.checked_at if h else None,
+            "health_run_id": h.run_id if h else None, "created_at": link.created_at,
+            "updated_at": link.updated_at, "deleted_at": link.deleted_at}
+
+
+def version_row(v: LinkVersion) -> dict[str, Any]:
+    return {"link_id": v.link_id, "version": v.version, "destination": v.destination,
+            "rules": rules_json(v.rules), "redirect_status": v.redirect_status,
+            "forward_query": v.forward_query, "tags": tags_text(v.tags), "created_by": v.created_by,
+            "created_at": v.created_at, "source": v.source, "reason": v.reason, "request_id": v.request_id,
+            "run_id": v.run_id}
+
+
+def _version(r: Any) -> LinkVersion:
+    return LinkVersion(link_id=r.link_id, version=r.version, destination=r.destination, rules=_rules(r.rules),
+                       redirect_status=r.redirect_status, forward_query=bool(r.forward_query),
+                       tags=_tags(r.tags), created_by=r.created_by, created_at=r.created_at, source=r.source,
+                       reason=r.reason, request_id=r.request_id, run_id=r.run_id)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlLinks(SqlRepository):
+    def _insert(self, table: sa.Table) -> Any:
+        return pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+
+    async def get(self, handle: str, slug: str) -> Link | None:
+        r = (await self.execute(sa.select(links).where(links.c.handle == handle, links.c.slug == slug))).first()
+        return _link(r) if r else None
+
+    async def get_many(self, handle: str, slugs: Sequence[str]) -> dict[str, Link]:
+        out: dict[str, Link] = {}
+        for i in range(0, len(slugs), 500):
+            part = list(slugs[i:i + 500])
+            res = await self.execute(sa.select(links).where(links.c.handle == handle, links.c.slug.in_(part)))
+            for r in res:
+                out[r.slug] = _link(r)
+        return out
+
+    async def insert(self, link: Link) -> bool:
+        stmt = self._insert(links).values(**link_row(link)).on_conflict_do_nothing(
+            index_elements=[links.c.handle, links.c.slug])
+        res = await self.execute(stmt)
+        return res.rowcount == 1
+
+    async def update(self, link: Link, expected_version: int) -> bool:
+        row = link_row(link)
+        del row["id"]
+        res = await self.execute(links.update().where(links.c.id == link.id, links.c.version == expected_version)
+                                 .values(**row))
+        return res.rowcount == 1
+
+    async def save_batch(self, new: Sequence[Link], changed: Sequence[tuple[Link, int]],
+                         versions: Sequence[LinkVersion]) -> None:
+        if self.dialect == "sqlite":
+            # bulk imports are the heavy path: plain executemany on the driver, no per-row Core processing
+            await self._sqlite_many(links, [link_row(link) for link in new])
+            for link, expected in changed:
+                if not await self.update(link, expected):
+                    raise RuntimeError(f"link changed during import: {link.slug}")
+            await self._sqlite_many(link_versions, [version_row(v) for v in versions])
+            return
+        if new:
+            await self.execute(links.insert(), [link_row(link) for link in new])
+        for link, expected in changed:
+            if not await self.update(link, expected):
+                raise RuntimeError(f"link changed during import: {link.slug}")
+        if versions:
+            await self.execute(link_versions.insert(), [version_row(v) for v in versions])
+
+    async def _sqlite_many(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        names = [c.name for c in table.columns]
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        conn = await self.uow.connection()
+        ts_cols = {n for n in names if isinstance(table.c[n].type, UtcDateTime)}
+        bool_cols = {n for n in names if isinstance(table.c[n].type, sa.Boolean)}
+        memo: dict[datetime, str] = {}
+
+        def ts(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            text = memo.get(value)
+            if text is None:
+                text = memo[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return text
+
+        converters = [ts if n in ts_cols else (int if n in bool_cols else None) for n in names]
+        out = []
+        for r in rows:
+            out.append(tuple(r[n] if conv is None else conv(r[n]) for n, conv in zip(names, converters, strict=True)))
+        await conn.exec_driver_sql(sql, out)
+
+    async def add_version(self, version: LinkVersion) -> None:
+        await self.execute(link_versions.insert().values(**version_row(version)))
+
+    async def list(self, handle: str, *, tag: str | None = None, prefix: str | None = None,
+                   health: str | None = None, q: str | None = None, after: str | None = None,
+                   limit: int = 50) -> list[Link]:
+        stmt = sa.select(links).where(links.c.handle == handle, links.c.deleted_at.is_(None))
+        if after is not None:
+            stmt = stmt.where(links.c.slug > after)
+        if tag is not None:
+            stmt = stmt.where(links.c.tags.like(f"%|{_like_escape(tag)}|%", escape="\\"))
+        if prefix is not None:
+            stmt = stmt.where(links.c.slug.like(f"{_like_escape(prefix)}%", escape="\\"))
+            if self.dialect == "sqlite":  # LIKE is case-insensitive on SQLite
+                stmt = stmt.where(sa.func.substr(links.c.slug, 1, len(prefix)) == prefix)
+        if health is not None:
+            stmt = stmt.where(links.c.health_classification.is_(None) if health == "unchecked"
+                              else links.c.health_classification == health)
+        if q:
+            pattern = f"%{_like_escape(q.lower())}%"
+            stmt = stmt.where(sa.or_(sa.func.lower(links.c.slug).like(pattern, escape="\\"),
+                                     sa.func.lower(links.c.destination).like(pattern, escape="\\")))
+        stmt = stmt.order_by(links.c.slug).limit(limit)
+        return [_link(r) for r in await self.execute(stmt)]
+
+    async def versions(self, link_id: str, *, before: int | None = None, limit: int = 50) -> list[LinkVersion]:
+        stmt = sa.select(link_versions).where(link_versions.c.link_id == link_id)
+        if before is not None:
+            stmt = stmt.where(link_versions.c.version < before)
+        stmt = stmt.order_by(link_versions.c.version.desc()).limit(limit)
+        return [_version(r) for r in await self.execute(stmt)]
+
+    async def get_version(self, link_id: str, version: int) -> LinkVersion | None:
+        r = (await self.execute(sa.select(link_versions).where(
+            link_versions.c.link_id == link_id, link_versions.c.version == version))).first()
+        return _version(r) if r else None
+
+    async def set_health(self, updates: Sequence[tuple[str, Health]]) -> None:
+        if not updates:
+            return
+        stmt = links.update().where(links.c.id == sa.bindparam("b_id")).values(
+            health_classification=sa.bindparam("b_cls"), health_checked_at=sa.bindparam("b_at"),
+            health_run_id=sa.bindparam("b_run"))
+        await self.execute(stmt, [{"b_id": lid, "b_cls": h.classification, "b_at": h.checked_at,
+                                   "b_run": h.run_id} for lid, h in updates])
+
+    async def bump_generation(self, handle: str) -> int:
+        ins = self._insert(link_generations).values(handle=handle, generation=1)
+        stmt = ins.on_conflict_do_update(index_elements=[link_generations.c.handle],
+                                         set_={"generation": link_generations.c.generation + 1})
+        await self.execute(stmt)
+        return await self.generation(handle)
+
+    async def generation(self, handle: str) -> int:
+        r = (await self.execute(sa.select(link_generations.c.generation)
+                                .where(link_generations.c.handle == handle))).first()
+        return int(r[0]) if r else 0
+
+    async def add_clicks(self, counts: Sequence[tuple[str, str, int]]) -> None:
+        if not counts:
+            return
+        ins = self._insert(link_clicks)
+        stmt = ins.on_conflict_do_update(index_elements=[link_clicks.c.link_id, link_clicks.c.day],
+                                         set_={"count": link_clicks.c.count + ins.excluded.count})
+        await self.execute(stmt, [{"link_id": lid, "day": day, "count": n} for lid, day, n in counts])
+
+    async def clicks(self, link_id: str) -> int:
+        r = (await self.execute(sa.select(sa.func.coalesce(sa.func.sum(link_clicks.c.count), 0))
+                                .where(link_clicks.c.link_id == link_id))).first()
+        return int(r[0]) if r else 0
+
+    async def save_import_run(self, run: ImportRun) -> None:
+        row = {"id": run.id, "handle": run.handle, "mode": run.mode, "status": run.status,
+               "created_at": run.created_at, "created_by": run.created_by, "created": run.created,
+               "updated": run.updated, "unchanged": run.unchanged, "failed": run.failed, "total": run.total,
+               "finished_at": run.finished_at, "request_id": run.request_id, "detail": run.detail}
+        await self._upsert(link_import_runs, row)
+
+    async def _upsert(self, table: sa.Table, row: dict[str, Any]) -> None:
+        ins = self._insert(table).values(**row)
+        stmt = ins.on_conflict_do_update(index_elements=[table.c.id],
+                                         set_={k: v for k, v in row.items() if k != "id"})
+        await self.execute(stmt)
+
+    async def get_import_run(self, handle: str, run_id: str) -> ImportRun | None:
+        r = (await self.execute(sa.select(link_import_runs).where(
+            link_import_runs.c.id == run_id, link_import_runs.c.handle == handle))).first()
+        if r is None:
+            return None
+        return ImportRun(id=r.id, handle=r.handle, mode=r.mode, status=r.status, created_at=r.created_at,
+                         created_by=r.created_by, created=r.created, updated=r.updated, unchanged=r.unchanged,
+                         failed=r.failed, total=r.total, finished_at=r.finished_at, request_id=r.request_id,
+                         detail=r.detail)
+
+    async def add_import_errors(self, errors: Sequence[ImportRowError]) -> None:
+        if errors:
+            await self.execute(link_import_errors.insert(), [
+                {"run_id": e.run_id, "row": e.row, "slug": e.slug, "code": e.code, "message": e.message,
+                 "destination": e.destination, "tags": e.tags, "rules": e.rules,
+                 "redirect_status": e.redirect_status} for e in errors])
+
+    async def import_errors(self, run_id: str, *, after_row: int = 0, limit: int = 1000) -> list[ImportRowError]:
+        res = await self.execute(sa.select(link_import_errors).where(
+            link_import_errors.c.run_id == run_id, link_import_errors.c.row > after_row)
+            .order_by(link_import_errors.c.row).limit(limit))
+        return [ImportRowError(r.run_id, r.row, r.slug, r.code, r.message, r.destination, r.tags, r.rules,
+                               r.redirect_status) for r in res]
+
+    async def save_health_run(self, run: HealthRun) -> None:
+        row = {"id": run.id, "handle": run.handle, "status": run.status, "created_at": run.created_at,
+               "created_by": run.created_by, "selector": run.selector, "total": run.total,
+               "counts": json.dumps(dict(run.counts)), "started_at": run.started_at,
+               "finished_at": run.finished_at, "detail": run.detail}
+        await self._upsert(link_health_runs, row)
+
+    async def get_health_run(self, handle: str, run_id: str) -> HealthRun | None:
+        r = (await self.execute(sa.select(link_health_runs).where(
+            link_health_runs.c.id == run_id, link_health_runs.c.handle == handle))).first()
+        if r is None:
+            return None
+        return HealthRun(id=r.id, handle=r.handle, status=r.status, created_at=r.created_at,
+                         created_by=r.created_by, selector=r.selector, total=r.total,
+                         counts=tuple(sorted(json.loads(r.counts).items())), started_at=r.started_at,
+                         finished_at=r.finished_at, detail=r.detail)
+
+    async def add_health_results(self, results: Sequence[HealthResult]) -> None:
+        if results:
+            await self.execute(link_health_results.insert(), [
+                {"run_id": r.run_id, "slug": r.slug, "destination": r.destination,
+                 "classification": r.classification, "http_status": r.http_status,
+                 "duration_ms": r.duration_ms, "detail": r.detail} for r in results])
+
+    async def health_results(self, run_id: str, *, classification: str | None = None) -> list[HealthResult]:
+        stmt = sa.select(link_health_results).where(link_health_results.c.run_id == run_id)
+        if classification is not None:
+            stmt = stmt.where(link_health_results.c.classification == classification)
+        res = await self.execute(stmt.order_by(link_health_results.c.slug))
+        return [HealthResult(r.run_id, r.slug, r.destination, r.classification, r.http_status, r.duration_ms,
+                             r.detail) for r in res]
+
+
+REPOSITORIES: dict[str, Any] = {"links": SqlLinks}

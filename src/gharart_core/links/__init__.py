@@ -1,1 +1,1 @@
-"""links area of the core."""
+"""Links area: versioned short links, rules, bulk import/export, health checks, rollback (SPEC §4)."""

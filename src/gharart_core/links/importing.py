@@ -1,0 +1,301 @@
+"""Bulk import/export formats: incremental CSV and JSON-lines parsing, formula neutralisation.
+
+Parsers are fed text chunks and hand back complete rows as they appear, so a 100k-row body is
+never held whole. Export cells that a spreadsheet would run as a formula get a leading ``'``;
+import strips exactly one such ``'`` so export → import round-trips.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ..shared.errors import BadRequest, FieldError, ValidationFailed
+from .model import Collector, LinkFields, check_slug, parse_fields
+
+__all__ = [
+    "CSV_COLUMNS",
+    "IMPORT_MODES",
+    "CsvRowParser",
+    "ImportRowError",
+    "ImportRun",
+    "NdjsonRowParser",
+    "RawRow",
+    "RowOutcome",
+    "Utf8Decoder",
+    "neutralise",
+    "row_to_fields",
+    "unneutralise",
+]
+
+IMPORT_MODES = ("dryRun", "atomic", "partial")
+CSV_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_ROW_CHARS = 256 * 1024
+
+
+@attrs.frozen
+class ImportRun:
+    id: str
+    handle: str
+    mode: str
+    status: str  # running | completed | failed
+    created_at: datetime
+    created_by: str | None
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    total: int = 0
+    finished_at: datetime | None = None
+    request_id: str | None = None
+    detail: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "failed": self.failed}
+
+
+@attrs.frozen
+class ImportRowError:
+    """A failed row, kept for ``errors.csv`` with the cells as they were sent."""
+
+    run_id: str
+    row: int
+    slug: str
+    code: str
+    message: str
+    destination: str = ""
+    tags: str = ""
+    rules: str = ""
+    redirect_status: str = ""
+
+
+@attrs.frozen
+class RowOutcome:
+    row: int
+    slug: str
+    outcome: str  # created | updated | unchanged | failed
+    code: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class RawRow:
+    """One data row as decoded: values are what the format gave (strings for CSV)."""
+
+    row: int
+    values: Mapping[str, Any]
+    error: tuple[str, str] | None = None  # (code, message) for rows that could not be decoded
+
+    def cell(self, name: str) -> str:
+        v = self.values.get(name)
+        if v is None:
+            return ""
+        if isinstance(v, str):
+            return v
+        if name == "tags" and isinstance(v, list):
+            return "|".join(str(t) for t in v)
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) or cell.startswith("'") and _needs(cell[1:]) else cell
+
+
+def _needs(rest: str) -> bool:
+    # a cell that already starts with ' followed by a formula character gets one more, so the
+    # import side's "strip one" gives the original back
+    return rest.startswith(_FORMULA_START) or (rest.startswith("'") and _needs(rest[1:]))
+
+
+def unneutralise(cell: str) -> str:
+    if cell.startswith("'") and (cell[1:].startswith(_FORMULA_START) or
+                                 (cell[1:].startswith("'") and _needs(cell[2:]))):
+        return cell[1:]
+    return cell
+
+
+class Utf8Decoder:
+    """Incremental strict UTF-8 with the BOM dropped; bad bytes are the client's error (400)."""
+
+    def __init__(self) -> None:
+        self._dec = codecs.getincrementaldecoder("utf-8-sig")()
+
+    def feed(self, data: bytes, final: bool = False) -> str:
+        try:
+            return self._dec.decode(data, final)
+        except UnicodeDecodeError as exc:
+            raise BadRequest("malformed_body", "The import body is not valid UTF-8.") from exc
+
+
+class CsvRowParser:
+    """Feed text; get rows. A record ends at a newline outside quotes (RFC 4180)."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._header: list[str] | None = None
+        self._row = 0
+
+    def feed(self, text: str) -> list[RawRow]:
+        self._buf += text
+        cut = self._complete_prefix()
+        if cut <= 0:
+            if len(self._buf) > MAX_ROW_CHARS * 4:
+                raise BadRequest("malformed_body", "A CSV record is too long or a quote is never closed.")
+            return []
+        chunk, self._buf = self._buf[:cut], self._buf[cut:]
+        return self._parse(chunk)
+
+    def finish(self) -> list[RawRow]:
+        chunk, self._buf = self._buf, ""
+        if chunk.count('"') % 2:
+            raise BadRequest("malformed_body", "The CSV ends inside a quoted field.")
+        rows = self._parse(chunk) if chunk.strip() else []
+        if self._header is None:
+            raise ValidationFailed("validation_failed", "The CSV has no header row.",
+                                   errors=[FieldError("header", "required", "header row is required")])
+        return rows
+
+    def _complete_prefix(self) -> int:
+        buf = self._buf
+        last_nl = buf.rfind("\n")
+        if last_nl == -1:
+            return 0
+        if buf.count('"', 0, last_nl + 1) % 2 == 0:
+            return last_nl + 1
+        # walk the lines keeping quote parity; the cut is after the last balanced newline
+        cut = 0
+        quotes = 0
+        start = 0
+        while True:
+            nl = buf.find("\n", start, last_nl + 1)
+            if nl == -1:
+                break
+            quotes += buf.count('"', start, nl + 1)
+            if quotes % 2 == 0:
+                cut = nl + 1
+            start = nl + 1
+        return cut
+
+    def _parse(self, chunk: str) -> list[RawRow]:
+        out: list[RawRow] = []
+        try:
+            records = list(csv.reader(io.StringIO(chunk, newline="")))
+        except csv.Error as exc:
+            raise BadRequest("malformed_body", f"The CSV could not be parsed: {exc}") from exc
+        for rec in records:
+            if not rec or (len(rec) == 1 and rec[0].strip() == ""):
+                continue
+            if self._header is None:
+                self._header = [h.strip() for h in rec]
+                missing = [c for c in ("slug", "destination") if c not in self._header]
+                if missing:
+                    raise ValidationFailed(
+                        "validation_failed", "The CSV header must name the slug and destination columns.",
+                        errors=[FieldError(f"header.{c}", "required", f"column `{c}` is required")
+                                for c in missing])
+                continue
+            self._row += 1
+            if len(rec) != len(self._header):
+                values = {k: unneutralise(v) for k, v in zip(self._header, rec, strict=False)}
+                out.append(RawRow(self._row, values, ("malformed_row",
+                                  f"expected {len(self._header)} cells, got {len(rec)}")))
+                continue
+            out.append(RawRow(self._row, {k: unneutralise(v) for k, v in zip(self._header, rec, strict=True)}))
+        return out
+
+
+class NdjsonRowParser:
+    """Feed text; get one row per non-empty line, each a JSON object."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._row = 0
+
+    def feed(self, text: str) -> list[RawRow]:
+        self._buf += text
+        cut = self._buf.rfind("\n")
+        if cut == -1:
+            if len(self._buf) > MAX_ROW_CHARS * 4:
+                raise BadRequest("malformed_body", "A JSON line is too long.")
+            return []
+        chunk, self._buf = self._buf[: cut + 1], self._buf[cut + 1:]
+        return list(self._lines(chunk))
+
+    def finish(self) -> list[RawRow]:
+        chunk, self._buf = self._buf, ""
+        return list(self._lines(chunk))
+
+    def _lines(self, chunk: str) -> Iterator[RawRow]:
+        for line in chunk.split("\n"):
+            if not line.strip():
+                continue
+            self._row += 1
+            try:
+                value = json.loads(line)
+            except ValueError:
+                yield RawRow(self._row, {}, ("malformed_row", "the line is not valid JSON"))
+                continue
+            if not isinstance(value, dict):
+                yield RawRow(self._row, {}, ("malformed_row", "each line must be a JSON object"))
+                continue
+            yield RawRow(self._row, value)
+
+
+def row_to_fields(raw: RawRow, *, csv_cells: bool) -> tuple[str, LinkFields]:
+    """Validate one row; raise :class:`ValidationFailed` whose first error names the row's code.
+
+    CSV cells are strings: an empty optional cell means "none" (no tags, no rules, 302).
+    """
+    values = dict(raw.values)
+    body: dict[str, Any] = {}
+    errs = Collector()
+    slug = values.get("slug")
+    if isinstance(slug, str):
+        slug = slug.strip()
+    check_slug(slug if slug != "" else None)
+    body["destination"] = values.get("destination")
+    if isinstance(body["destination"], str):
+        body["destination"] = body["destination"].strip()
+    if csv_cells:
+        if "tags" in values:
+            body["tags"] = values["tags"] or []
+        if "rules" in values:
+            cell = (values["rules"] or "").strip()
+            if cell:
+                try:
+                    body["rules"] = json.loads(cell)
+                except ValueError:
+                    errs.add("rules", "invalid_json", "the rules cell is not valid JSON")
+            else:
+                body["rules"] = []
+        if "redirectStatus" in values:
+            body["redirectStatus"] = values["redirectStatus"].strip() or 302
+        if "forwardQuery" in values:
+            cell = values["forwardQuery"].strip().lower()
+            if cell in ("", "false", "0", "no"):
+                body["forwardQuery"] = False
+            elif cell in ("true", "1", "yes"):
+                body["forwardQuery"] = True
+            else:
+                body["forwardQuery"] = cell
+    else:
+        for key in ("tags", "rules", "redirectStatus", "forwardQuery"):
+            if key in values:
+                body[key] = values[key]
+        if body.get("rules") is None and "rules" in body:
+            body["rules"] = []
+        if body.get("redirectStatus") is None and "redirectStatus" in body:
+            body["redirectStatus"] = 302
+    fields = parse_fields(body, errs, require_destination=True)
+    errs.raise_if_any("The row failed validation.")
+    return str(slug), fields
