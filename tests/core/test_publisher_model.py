@@ -34,8 +34,8 @@ def make(status: PublishStatus = PublishStatus.PENDING) -> PublishingRecord:
 
 def test_table_matches_the_spec() -> None:
     S = PublishStatus
-    assert TRANSITIONS == {S.PENDING: {S.PUBLISHING}, S.PUBLISHING: {S.PUBLISHED, S.FAILED},
-                           S.FAILED: {S.PUBLISHING}, S.PUBLISHED: set()}
+    assert {S.PENDING: {S.PUBLISHING}, S.PUBLISHING: {S.PUBLISHED, S.FAILED},
+                           S.FAILED: {S.PUBLISHING}, S.PUBLISHED: set()} == TRANSITIONS
 
 
 @given(statuses, statuses)

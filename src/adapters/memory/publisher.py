@@ -65,9 +65,9 @@ class MemoryPublishingRecords:
     async def last_published(self, scope: TenantScope) -> Mapping[str, datetime]:
         out: dict[str, datetime] = {}
         for r in self.t.values():
-            if _in(scope, r) and r.published_at is not None:
-                if r.site_id not in out or r.published_at > out[r.site_id]:
-                    out[r.site_id] = r.published_at
+            if (_in(scope, r) and r.published_at is not None
+                    and (r.site_id not in out or r.published_at > out[r.site_id])):
+                out[r.site_id] = r.published_at
         return out
 
 

@@ -205,7 +205,7 @@ class DeploymentRecordService:
             raise ValidationFailed(errors=errors)
         assert isinstance(site_id, str)
         access = await self.publisher.site_access(uow, principal, site_id, Action.SITES_WRITE, request_id)
-        required: list[str] = []
+        required: Sequence[str] = ()
         if manifest is not None:
             dep, required = await self.sites.create_from_manifest(uow, access, manifest=manifest,
                                                                   message=message or "")
@@ -269,7 +269,8 @@ class DeploymentRecordService:
         rec, access = await self._load(uow, principal, deployment_id, Action.SITES_WRITE, request_id)
         if rec.is_live:
             raise ValidationFailed(errors=[FieldError(
-                "non_field_errors", "deployment_live", "The live deployment cannot be deleted; promote another first.")])
+                "non_field_errors", "deployment_live",
+                "The live deployment cannot be deleted; promote another first.")])
         if rec.status in ("pending", "deploying"):
             await self.sites.cancel(uow, access, rec.id, "deleted through the publisher API")
         meta = await uow.deployment_meta.get(rec.id) or DeploymentMeta(rec.id, rec.site_id, DEFAULT_SECTOR, {})

@@ -183,23 +183,26 @@ class FetcherTransport:
 
     Webhook POSTs follow no redirects (a 3xx is a failed attempt, never a re-POST elsewhere) and
     read at most 64 KiB of the answer. A fetch that gets no answer (``FetchError``: ``blocked``,
-    ``timeout``, ``dns_error``...) becomes a ``WebhookResponse`` with that error kind.
+    ``timeout``, ``dns_error``...) becomes a ``WebhookResponse`` carrying that error kind.
+    ``send_body=False`` is for scripted fetchers whose ``fetch`` takes no body (tests, harness).
     """
 
-    def __init__(self, fetcher: Any, *, timeout: float = 10.0) -> None:
+    def __init__(self, fetcher: Any, *, timeout: float = 10.0, send_body: bool = True) -> None:
         self.fetcher = fetcher
         self.timeout = timeout
+        self.send_body = send_body
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
+        kwargs: dict[str, Any] = {"method": "POST", "headers": dict(headers), "timeout": self.timeout,
+                                  "max_redirects": 0, "max_body": 64 * 1024}
+        if self.send_body:
+            kwargs["body"] = body
         try:
-            answer = await self.fetcher.fetch(url, method="POST", body=body, headers=dict(headers),
-                                              timeout=self.timeout, max_redirects=0, max_body=64 * 1024)
-        except TypeError:
-            return WebhookResponse(None, "unsupported: the configured fetcher cannot send a body")
+            answer = await self.fetcher.fetch(url, **kwargs)
         except Exception as exc:
             kind = getattr(exc, "kind", None)
             if not isinstance(kind, str):
                 raise
             return WebhookResponse(None, kind)
-        text = answer.body.decode("utf-8", "replace") if isinstance(answer.body, bytes) else ""
-        return WebhookResponse(int(answer.status), None, text[:65536])
+        raw = answer.body if isinstance(answer.body, bytes) else b""
+        return WebhookResponse(int(answer.status), None, raw.decode("utf-8", "replace")[:65536])

@@ -16,13 +16,13 @@ from .tenancy import TenantScope
 
 __all__ = [
     "DeliveryResult",
-    "Destination",
     "DeploymentMeta",
     "DeploymentMetaRepository",
     "DeploymentView",
-    "SitesGateway",
+    "Destination",
     "PublisherUoW",
     "PublishingRecordRepository",
+    "SitesGateway",
     "WebhookResponse",
     "WebhookTransport",
 ]
@@ -154,7 +154,7 @@ class SitesGateway(Protocol):
         ...
 
     async def create_from_manifest(self, uow: PublisherUoW, access: HandleAccess, *,
-                                   manifest: Mapping[str, Any], message: str) -> tuple[DeploymentView, list[str]]:
+                                   manifest: Mapping[str, Any], message: str) -> tuple[DeploymentView, Sequence[str]]:
         """A deployment from a ``/v2``-style manifest; answers it and the digests still to upload."""
         ...
 

@@ -273,9 +273,8 @@ class PublisherService:
             changes["error"] = collect(errors, _opt_text, data["error"], "error", _ERROR_MAX)
         mutable_content = record.status is not PublishStatus.PUBLISHED
         for name in ("content_id", "content", "config"):
-            if name in data and data[name] is not None:
-                if not mutable_content:
-                    errors.append(FieldError(name, "read_only", "A published record's content is final."))
+            if name in data and data[name] is not None and not mutable_content:
+                errors.append(FieldError(name, "read_only", "A published record's content is final."))
         if mutable_content:
             if data.get("content_id") is not None:
                 changes["content_id"] = collect(errors, validate_content_id, data["content_id"])

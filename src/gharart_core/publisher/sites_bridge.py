@@ -89,10 +89,10 @@ class SitesBridge:
         return self._view(dep, await self._live_id(uow, access.handle))
 
     async def create_from_manifest(self, uow: PublisherUoW, access: HandleAccess, *,
-                                   manifest: Mapping[str, Any], message: str) -> tuple[DeploymentView, list[str]]:
-        dep, missing = await self.service.create_deployment(  # type: ignore[arg-type]
-            uow, access, {"manifest": manifest, "message": message})
-        return self._view(dep, await self._live_id(uow, access.handle)), list(missing)
+                                   manifest: Mapping[str, Any], message: str) -> tuple[DeploymentView, Sequence[str]]:
+        dep, missing = await self.service.create_deployment(
+            uow, access, {"manifest": manifest, "message": message})  # type: ignore[arg-type]
+        return self._view(dep, await self._live_id(uow, access.handle)), tuple(missing)
 
     async def cancel(self, uow: PublisherUoW, access: HandleAccess, deployment_id: str,
                      reason: str) -> DeploymentView:

@@ -11,6 +11,7 @@ See docs/decisions/publisher-envelope.md.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Mapping
@@ -18,8 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
-from litestar.exceptions import HTTPException, MethodNotAllowedException, NotAuthorizedException, \
-    NotFoundException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotAuthorizedException, NotFoundException
 
 from gharart_core.publisher.deployments import DeploymentRecord
 from gharart_core.publisher.model import PublishingRecord
@@ -29,7 +29,8 @@ from gharart_core.shared.errors import DomainError, ErrorKind, FieldError, NotFo
 
 from ..context import RequestContext
 
-__all__ = ["FAST_PATHS", "PREFIX", "ROUTES", "PublisherWiring", "envelope", "publisher_services", "render_deployment", "render_record"]
+__all__ = ["FAST_PATHS", "PREFIX", "ROUTES", "PublisherWiring", "envelope", "publisher_services", "render_deployment",
+           "render_record", "webhook_transport"]
 
 log = logging.getLogger("gharart.http.publisher")
 
@@ -293,10 +294,78 @@ class PublisherWiring:
                                  site_domain=container.settings().site_domain)
         self.bridge = SitesBridge(sites)
         fetcher = container.fetcher() if hasattr(container, "fetcher") else None
-        self.webhooks = WebhookDestination(FetcherTransport(fetcher) if fetcher is not None else _NoFetcher())
+        self.webhooks = WebhookDestination(webhook_transport(fetcher, FetcherTransport))
         self.publisher = PublisherService(clock, ids, container.identity_service(),
                                           {"site": SiteDestination(self.bridge), "webhook": self.webhooks})
         self.deployments = DeploymentRecordService(clock, ids, self.publisher, self.bridge)
+
+
+def _accepts_body(fetcher: Any) -> bool:
+    try:
+        params = inspect.signature(fetcher.fetch).parameters
+    except (TypeError, ValueError):
+        return False
+    return "body" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def webhook_transport(fetcher: Any, fetcher_transport: Any) -> Any:
+    """The webhook transport for the container's fetcher: the ``Fetcher`` port itself when it can
+    send a body; for the httpx fetcher (GET/HEAD checks only) a POST through the same SSRF guard
+    (its per-hop check and address pinning); for scripted fakes, their ``fetch`` without a body."""
+    if fetcher is None:
+        return _NoFetcher()
+    if _accepts_body(fetcher):
+        return fetcher_transport(fetcher)
+    if hasattr(fetcher, "_target") and hasattr(fetcher, "_client"):
+        return _GuardedPost(fetcher)
+    return fetcher_transport(fetcher, send_body=False)
+
+
+class _GuardedPost:
+    """One POST through :class:`adapters.http.fetcher.HttpxFetcher`'s SSRF guard: the host is
+    resolved and checked (allowlist included) and the connection goes to the checked address;
+    no redirect is followed; at most 64 KiB of the answer is read."""
+
+    def __init__(self, fetcher: Any, timeout: float = 10.0) -> None:
+        self.fetcher = fetcher
+        self.timeout = timeout
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        import asyncio
+
+        import httpx
+
+        from gharart_core.publisher.ports import WebhookResponse
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                target, extra, extensions = await self.fetcher._target(url)
+                request = self.fetcher._client.build_request(
+                    "POST", target, headers={"User-Agent": "GharartPublisher/1.0", **headers, **extra},
+                    content=body, extensions=extensions)
+                response = await self.fetcher._client.send(request, stream=True)
+                try:
+                    chunks, size = [], 0
+                    async for chunk in response.aiter_bytes():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= 65536:
+                            break
+                    text = b"".join(chunks)[:65536].decode("utf-8", "replace")
+                finally:
+                    await response.aclose()
+                return WebhookResponse(response.status_code, None, text)
+        except TimeoutError:
+            return WebhookResponse(None, "timeout")
+        except httpx.TimeoutException:
+            return WebhookResponse(None, "timeout")
+        except httpx.TransportError:
+            return WebhookResponse(None, "connection_error")
+        except Exception as exc:
+            kind = getattr(exc, "kind", None)
+            if not isinstance(kind, str):
+                raise
+            return WebhookResponse(None, kind)
 
 
 class _NoFetcher:
