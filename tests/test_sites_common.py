@@ -21,14 +21,22 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def access(handle: str = "acme", role: Role | None = Role.OWNER, user: str = "usr_1",
-           scopes: frozenset[str] = SCOPES) -> HandleAccess:
-    return HandleAccess(Principal(user, f"{user}@example.com", scopes, "pat_1"), handle, "acc_1", role, "req_1")
+def access(
+    handle: str = "acme", role: Role | None = Role.OWNER, user: str = "usr_1", scopes: frozenset[str] = SCOPES
+) -> HandleAccess:
+    return HandleAccess(
+        Principal(user, f"{user}@example.com", scopes, "pat_1"), handle, "acc_1", role, "req_1"
+    )
 
 
 def make_service(store: Any = None, *, sequential: bool = True, **kw: Any) -> SitesService:
-    return SitesService(clock=FakeClock(T0), ids=SequentialIds() if sequential else UlidIds(),
-                        tokens=SecretsTokenSource(), object_store=store or MemoryObjectStore(), **kw)
+    return SitesService(
+        clock=FakeClock(T0),
+        ids=SequentialIds() if sequential else UlidIds(),
+        tokens=SecretsTokenSource(),
+        object_store=store or MemoryObjectStore(),
+        **kw,
+    )
 
 
 async def seed_handle(uow_factory: Any, handle: str = "acme", user: str = "usr_1") -> None:
@@ -47,11 +55,18 @@ def manifest(files: dict[str, bytes]) -> dict[str, Any]:
 
 async def chunks(data: bytes):  # type: ignore[no-untyped-def]
     for i in range(0, max(len(data), 1), 7):
-        yield data[i:i + 7]
+        yield data[i : i + 7]
 
 
-async def deploy(svc: SitesService, uow_factory: Any, files: dict[str, bytes], *, upload: bool = True,
-                 bindings: list[dict[str, Any]] | None = None, message: str = "") -> str:
+async def deploy(
+    svc: SitesService,
+    uow_factory: Any,
+    files: dict[str, bytes],
+    *,
+    upload: bool = True,
+    bindings: list[dict[str, Any]] | None = None,
+    message: str = "",
+) -> str:
     """Create a deployment and upload its missing blobs; returns its id."""
     body: dict[str, Any] = {"manifest": manifest(files), "message": message}
     if bindings:

@@ -19,8 +19,16 @@ async def test_create_upload_completes_and_serves(uow_factory):
     await seed_handle(uow_factory)
     svc = make_service()
     async with uow_factory() as uow:
-        dep, required = await svc.create_deployment(uow, access(), {"manifest": {
-            "index.html": {"sha256": sha(b"a"), "size": 1}, "b.txt": {"sha256": sha(b"b"), "size": 1}}})
+        dep, required = await svc.create_deployment(
+            uow,
+            access(),
+            {
+                "manifest": {
+                    "index.html": {"sha256": sha(b"a"), "size": 1},
+                    "b.txt": {"sha256": sha(b"b"), "size": 1},
+                }
+            },
+        )
         await uow.commit()
     assert dep.status is DeploymentStatus.PENDING and sorted(required) == sorted([sha(b"a"), sha(b"b")])
     async with uow_factory() as uow:
@@ -34,8 +42,9 @@ async def test_create_upload_completes_and_serves(uow_factory):
     assert got.status is DeploymentStatus.DEPLOYED and not got.missing
     # second deployment with the same blobs needs nothing
     async with uow_factory() as uow:
-        dep2, required2 = await svc.create_deployment(uow, access(), {"manifest": {
-            "index.html": {"sha256": sha(b"a"), "size": 1}}})
+        dep2, required2 = await svc.create_deployment(
+            uow, access(), {"manifest": {"index.html": {"sha256": sha(b"a"), "size": 1}}}
+        )
         await uow.commit()
     assert required2 == [] and dep2.status is DeploymentStatus.DEPLOYED
     async with uow_factory() as uow:
@@ -55,8 +64,11 @@ async def test_blobs_are_per_handle(uow_factory):
     svc = make_service()
     await deploy(svc, uow_factory, {"index.html": b"secret"})
     async with uow_factory() as uow:
-        _, required = await svc.create_deployment(uow, access("other", user="usr_2"), {"manifest": {
-            "index.html": {"sha256": sha(b"secret"), "size": 6}}})
+        _, required = await svc.create_deployment(
+            uow,
+            access("other", user="usr_2"),
+            {"manifest": {"index.html": {"sha256": sha(b"secret"), "size": 6}}},
+        )
     assert required == [sha(b"secret")]  # no cross-tenant existence oracle
 
 
@@ -88,8 +100,9 @@ async def test_break_bindings_travel_with_release(uow_factory):
         await uow.commit()
     b = await deploy(svc, uow_factory, {**HOME, "index.html": b"<h1>B</h1>"}, upload=False, message="B")
     async with uow_factory() as uow:  # lands on the newest pending deployment: B
-        binding, dep = await svc.add_binding(uow, access(), {
-            "route": "/api/hello", "function": "json", "config": {"body": {"hi": True}}})
+        binding, dep = await svc.add_binding(
+            uow, access(), {"route": "/api/hello", "function": "json", "config": {"body": {"hi": True}}}
+        )
         await uow.commit()
     assert dep.id == b and binding.deployment_id == b
     async with uow_factory() as uow:
@@ -97,8 +110,9 @@ async def test_break_bindings_travel_with_release(uow_factory):
         await uow.commit()
     async with uow_factory() as uow:
         with pytest.raises(Conflict) as ei:
-            await svc.add_binding(uow, access(), {"route": "/x", "function": "json", "config": {"body": 1},
-                                                  "deploymentId": b})
+            await svc.add_binding(
+                uow, access(), {"route": "/x", "function": "json", "config": {"body": 1}, "deploymentId": b}
+            )
     assert ei.value.code == "deployment_immutable"
 
     async def hello() -> int:
@@ -110,8 +124,9 @@ async def test_break_bindings_travel_with_release(uow_factory):
         await uow.commit()
     assert await hello() == 200
     async with uow_factory() as uow:
-        target, _, prev = await svc.rollback(uow, access(), {"targetDeploymentId": a,
-                                                            "expectedLiveDeploymentId": b, "reason": "bad"})
+        target, _, prev = await svc.rollback(
+            uow, access(), {"targetDeploymentId": a, "expectedLiveDeploymentId": b, "reason": "bad"}
+        )
         await uow.commit()
     assert target.id == a and prev is not None and prev.status is DeploymentStatus.ROLLED_BACK
     assert await hello() == 404
@@ -127,14 +142,19 @@ async def test_break_bindings_travel_with_release(uow_factory):
 async def test_binding_default_clones_live(uow_factory):
     await seed_handle(uow_factory)
     svc = make_service()
-    a = await deploy(svc, uow_factory, HOME, bindings=[
-        {"route": "/go", "function": "redirect", "config": {"location": "https://example.com/"}}])
+    a = await deploy(
+        svc,
+        uow_factory,
+        HOME,
+        bindings=[{"route": "/go", "function": "redirect", "config": {"location": "https://example.com/"}}],
+    )
     async with uow_factory() as uow:
         await svc.promote(uow, access(), a, {})
         await uow.commit()
     async with uow_factory() as uow:
-        binding, dep = await svc.add_binding(uow, access(), {"route": "/api/contact", "function": "form-capture",
-                                                             "config": {}})
+        binding, dep = await svc.add_binding(
+            uow, access(), {"route": "/api/contact", "function": "form-capture", "config": {}}
+        )
         await uow.commit()
     assert dep.id != a and dep.status is DeploymentStatus.DEPLOYED and dep.source == "clone"
     async with uow_factory(write=False) as uow:
@@ -145,8 +165,14 @@ async def test_binding_default_clones_live(uow_factory):
         assert ei.value.code == "unknown_function"
     async with uow_factory() as uow:
         await svc.promote(uow, access(), dep.id, {"expectedLiveDeploymentId": a})
-        page = await svc.serve_profile(uow, "acme", "api/contact", method="POST", body=b"name=Ann&x=1",
-                                       headers=(("content-type", "application/x-www-form-urlencoded"),))
+        page = await svc.serve_profile(
+            uow,
+            "acme",
+            "api/contact",
+            method="POST",
+            body=b"name=Ann&x=1",
+            headers=(("content-type", "application/x-www-form-urlencoded"),),
+        )
         await uow.commit()
     assert page.status == 200
     async with uow_factory(write=False) as uow:
@@ -165,7 +191,9 @@ async def test_modes(uow_factory):
         site = await svc.get_site(uow, access())
         with pytest.raises(ValidationFailed):
             await svc.set_mode(uow, access(), {"mode": "redirect", "expectedModeVersion": site.mode_version})
-        site = await svc.set_mode(uow, access(), {"mode": "maintenance", "expectedModeVersion": site.mode_version})
+        site = await svc.set_mode(
+            uow, access(), {"mode": "maintenance", "expectedModeVersion": site.mode_version}
+        )
         await uow.commit()
     async with uow_factory(write=False) as uow:
         page = await svc.serve_profile(uow, "acme", "blog/")
@@ -174,7 +202,9 @@ async def test_modes(uow_factory):
             await svc.set_mode(uow, access(), {"mode": "live", "expectedModeVersion": site.mode_version - 1})
         assert ei.value.extra["currentModeVersion"] == site.mode_version
     async with uow_factory() as uow:
-        site = await svc.set_mode(uow, access(), {"mode": "private", "expectedModeVersion": site.mode_version})
+        site = await svc.set_mode(
+            uow, access(), {"mode": "private", "expectedModeVersion": site.mode_version}
+        )
         await uow.commit()
     async with uow_factory(write=False) as uow:
         with pytest.raises(DomainError) as e1:
@@ -187,8 +217,15 @@ async def test_modes(uow_factory):
         with pytest.raises(NotFound):
             await svc.serve_profile(uow, "acme", "", viewer=stranger)
     async with uow_factory() as uow:
-        await svc.set_mode(uow, access(), {"mode": "redirect", "expectedModeVersion": site.mode_version,
-                                           "redirectUrl": "https://example.org/x"})
+        await svc.set_mode(
+            uow,
+            access(),
+            {
+                "mode": "redirect",
+                "expectedModeVersion": site.mode_version,
+                "redirectUrl": "https://example.org/x",
+            },
+        )
         await uow.commit()
     async with uow_factory(write=False) as uow:
         page = await svc.serve_profile(uow, "acme", "blog/")

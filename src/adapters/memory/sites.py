@@ -50,16 +50,30 @@ class MemorySites:
         dep: Deployment | None = self.s.table("site_deployments").get(deployment_id)
         return dep if dep is not None and dep.handle == handle else None
 
-    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
-        rows = sorted((d for d in self.s.table("site_deployments").values()
-                       if d.handle == handle and (before_id is None or d.id < before_id)),
-                      key=lambda d: d.id, reverse=True)
+    async def list_deployments(
+        self, handle: str, *, before_id: str | None, limit: int
+    ) -> Sequence[Deployment]:
+        rows = sorted(
+            (
+                d
+                for d in self.s.table("site_deployments").values()
+                if d.handle == handle and (before_id is None or d.id < before_id)
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
         return rows[:limit]
 
     async def pending_deployments(self, handle: str) -> Sequence[Deployment]:
-        return sorted((d for d in self.s.table("site_deployments").values()
-                       if d.handle == handle and d.status is DeploymentStatus.PENDING),
-                      key=lambda d: d.id, reverse=True)
+        return sorted(
+            (
+                d
+                for d in self.s.table("site_deployments").values()
+                if d.handle == handle and d.status is DeploymentStatus.PENDING
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
 
     async def stored_blobs(self, handle: str, digests: Iterable[str]) -> set[str]:
         blobs = self.s.table("site_blobs")
@@ -75,25 +89,45 @@ class MemorySites:
         b: FunctionBinding | None = self.s.table("site_bindings").get(binding_id)
         return b if b is not None and b.handle == handle else None
 
-    async def list_bindings(self, handle: str, *, deployment_id: str | None, before_id: str | None,
-                            limit: int) -> Sequence[FunctionBinding]:
-        rows = sorted((b for b in self.s.table("site_bindings").values()
-                       if b.handle == handle and (deployment_id is None or b.deployment_id == deployment_id)
-                       and (before_id is None or b.id < before_id)), key=lambda b: b.id, reverse=True)
+    async def list_bindings(
+        self, handle: str, *, deployment_id: str | None, before_id: str | None, limit: int
+    ) -> Sequence[FunctionBinding]:
+        rows = sorted(
+            (
+                b
+                for b in self.s.table("site_bindings").values()
+                if b.handle == handle
+                and (deployment_id is None or b.deployment_id == deployment_id)
+                and (before_id is None or b.id < before_id)
+            ),
+            key=lambda b: b.id,
+            reverse=True,
+        )
         return rows[:limit]
 
     async def bindings_for(self, deployment_id: str) -> Sequence[FunctionBinding]:
-        return sorted((b for b in self.s.table("site_bindings").values() if b.deployment_id == deployment_id),
-                      key=lambda b: b.id)
+        return sorted(
+            (b for b in self.s.table("site_bindings").values() if b.deployment_id == deployment_id),
+            key=lambda b: b.id,
+        )
 
     async def add_submission(self, submission: Submission) -> None:
         self.s.table("site_submissions")[submission.id] = submission
 
-    async def list_submissions(self, handle: str, binding_id: str, *, before_id: str | None,
-                               limit: int) -> Sequence[Submission]:
-        rows = sorted((s for s in self.s.table("site_submissions").values()
-                       if s.handle == handle and s.binding_id == binding_id
-                       and (before_id is None or s.id < before_id)), key=lambda s: s.id, reverse=True)
+    async def list_submissions(
+        self, handle: str, binding_id: str, *, before_id: str | None, limit: int
+    ) -> Sequence[Submission]:
+        rows = sorted(
+            (
+                s
+                for s in self.s.table("site_submissions").values()
+                if s.handle == handle
+                and s.binding_id == binding_id
+                and (before_id is None or s.id < before_id)
+            ),
+            key=lambda s: s.id,
+            reverse=True,
+        )
         return rows[:limit]
 
 

@@ -19,9 +19,13 @@ from .model import path_problem
 __all__ = ["ARCHIVE_TYPES", "ArchiveLimits", "extract_archive", "normalise_entry"]
 
 ARCHIVE_TYPES = {
-    "application/zip": "zip", "application/x-zip-compressed": "zip",
-    "application/x-tar": "tar", "application/gzip": "tgz", "application/x-gzip": "tgz",
-    "application/x-gtar": "tgz", "application/x-compressed-tar": "tgz",
+    "application/zip": "zip",
+    "application/x-zip-compressed": "zip",
+    "application/x-tar": "tar",
+    "application/gzip": "tgz",
+    "application/x-gzip": "tgz",
+    "application/x-gtar": "tgz",
+    "application/x-compressed-tar": "tgz",
 }
 
 
@@ -34,7 +38,8 @@ class ArchiveLimits:
 
 def _unsafe(entry: str, why: str) -> ValidationFailed:
     return ValidationFailed(
-        "unsafe_archive", f"Archive entry `{entry}` was refused: {why}.",
+        "unsafe_archive",
+        f"Archive entry `{entry}` was refused: {why}.",
         errors=[FieldError("body", "unsafe_archive", f"{entry}: {why}")],
         extra={"entry": entry, "reason": why},
     )
@@ -74,9 +79,12 @@ def _zip(data: bytes, limits: ArchiveLimits) -> list[tuple[str, bytes]]:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ValidationFailed("unsafe_archive", "The body is not a readable zip archive.",
-                               errors=[FieldError("body", "invalid_archive", str(exc)[:200])],
-                               extra={"entry": None, "reason": "unreadable"}) from exc
+        raise ValidationFailed(
+            "unsafe_archive",
+            "The body is not a readable zip archive.",
+            errors=[FieldError("body", "invalid_archive", str(exc)[:200])],
+            extra={"entry": None, "reason": "unreadable"},
+        ) from exc
     plan: list[tuple[zipfile.ZipInfo, str]] = []
     total = 0
     seen: set[str] = set()
@@ -113,12 +121,15 @@ def _zip(data: bytes, limits: ArchiveLimits) -> list[tuple[str, bytes]]:
 
 def _tar(data: bytes, compressed: bool, limits: ArchiveLimits) -> list[tuple[str, bytes]]:
     try:
-        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz" if compressed else "r:")
+        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz" if compressed else "r:")  # noqa: SIM115 - closed with the BytesIO it reads
         members = tf.getmembers()
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
-        raise ValidationFailed("unsafe_archive", "The body is not a readable tar archive.",
-                               errors=[FieldError("body", "invalid_archive", str(exc)[:200])],
-                               extra={"entry": None, "reason": "unreadable"}) from exc
+        raise ValidationFailed(
+            "unsafe_archive",
+            "The body is not a readable tar archive.",
+            errors=[FieldError("body", "invalid_archive", str(exc)[:200])],
+            extra={"entry": None, "reason": "unreadable"},
+        ) from exc
     plan: list[tuple[tarfile.TarInfo, str]] = []
     total = 0
     seen: set[str] = set()
@@ -150,13 +161,16 @@ def _tar(data: bytes, compressed: bool, limits: ArchiveLimits) -> list[tuple[str
     return out
 
 
-def extract_archive(data: bytes, media_type: str, limits: ArchiveLimits | None = None) -> list[tuple[str, bytes]]:
+def extract_archive(
+    data: bytes, media_type: str, limits: ArchiveLimits | None = None
+) -> list[tuple[str, bytes]]:
     """Return the archive's files as ``(relative path, bytes)``; raise 422 ``unsafe_archive``."""
     limits = limits or ArchiveLimits()
     kind = ARCHIVE_TYPES.get(media_type.split(";")[0].strip().lower())
     if kind is None:
-        raise UnsupportedMedia("unsupported_media_type",
-                               "Deploy bodies are JSON manifests or zip, tar or tar.gz archives.")
+        raise UnsupportedMedia(
+            "unsupported_media_type", "Deploy bodies are JSON manifests or zip, tar or tar.gz archives."
+        )
     if kind == "zip":
         return _zip(data, limits)
     if kind == "tgz" and not data.startswith(b"\x1f\x8b"):

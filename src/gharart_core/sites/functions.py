@@ -10,8 +10,14 @@ from typing import Any
 from ..shared.errors import FieldError
 from .ports import FunctionCall, FunctionResult, SiteFunction
 
-__all__ = ["BUILTINS", "DictFunctionRegistry", "FormCapture", "JsonFunction", "RedirectFunction",
-           "default_registry"]
+__all__ = [
+    "BUILTINS",
+    "DictFunctionRegistry",
+    "FormCapture",
+    "JsonFunction",
+    "RedirectFunction",
+    "default_registry",
+]
 
 
 def _is_url_or_path(value: object) -> bool:
@@ -24,8 +30,11 @@ def _is_url_or_path(value: object) -> bool:
 
 
 def _unknown_keys(config: Mapping[str, Any], allowed: set[str]) -> list[FieldError]:
-    return [FieldError(k, "unknown_field", f"`{k}` is not a setting of this function")
-            for k in config if k not in allowed]
+    return [
+        FieldError(k, "unknown_field", f"`{k}` is not a setting of this function")
+        for k in config
+        if k not in allowed
+    ]
 
 
 def _headers(value: Any) -> list[FieldError]:
@@ -33,8 +42,13 @@ def _headers(value: Any) -> list[FieldError]:
         return [FieldError("headers", "invalid_type", "headers must be an object of strings")]
     errors = []
     for k, v in value.items():
-        if (not isinstance(v, str) or not k or any(c in k for c in " :\r\n")
-                or any(c in v for c in "\r\n") or k.lower() in ("content-length", "transfer-encoding")):
+        if (
+            not isinstance(v, str)
+            or not k
+            or any(c in k for c in " :\r\n")
+            or any(c in v for c in "\r\n")
+            or k.lower() in ("content-length", "transfer-encoding")
+        ):
             errors.append(FieldError(f"headers.{k}", "invalid_header", "not an allowed header"))
     return errors
 
@@ -95,8 +109,11 @@ class FormCapture:
         if not isinstance(config, dict):
             return [FieldError("", "invalid_type", "config must be an object")]
         errors = _unknown_keys(config, {"redirectTo", "maxBytes"})
-        if "redirectTo" in config and config["redirectTo"] is not None and not _is_url_or_path(
-                config["redirectTo"]):
+        if (
+            "redirectTo" in config
+            and config["redirectTo"] is not None
+            and not _is_url_or_path(config["redirectTo"])
+        ):
             errors.append(FieldError("redirectTo", "invalid_url", "an http(s) URL or an absolute path"))
         mb = config.get("maxBytes", self.default_max_bytes)
         if type(mb) is not int or not 1 <= mb <= 1024 * 1024:
@@ -120,16 +137,26 @@ class FormCapture:
                 pairs = urllib.parse.parse_qsl(call.body.decode("utf-8"), keep_blank_values=True)
                 fields = {}
                 for k, v in pairs:
-                    fields[k] = [*fields[k], v] if isinstance(fields.get(k), list) else (
-                        [fields[k], v] if k in fields else v)
+                    fields[k] = (
+                        [*fields[k], v]
+                        if isinstance(fields.get(k), list)
+                        else ([fields[k], v] if k in fields else v)
+                    )
                 ctype = ctype or "application/x-www-form-urlencoded"
         except (ValueError, UnicodeDecodeError):
             return _json_result(400, {"code": "malformed_body"})
         redirect_to = cfg.get("redirectTo")
         if redirect_to:
-            return FunctionResult(303, (("Location", str(redirect_to)),), submission={"ct": ctype, "f": fields})
-        return FunctionResult(200, (), json.dumps({"status": "received"}).encode(), "application/json",
-                              submission={"ct": ctype, "f": fields})
+            return FunctionResult(
+                303, (("Location", str(redirect_to)),), submission={"ct": ctype, "f": fields}
+            )
+        return FunctionResult(
+            200,
+            (),
+            json.dumps({"status": "received"}).encode(),
+            "application/json",
+            submission={"ct": ctype, "f": fields},
+        )
 
 
 def _json_result(status: int, data: Any) -> FunctionResult:
@@ -137,7 +164,9 @@ def _json_result(status: int, data: Any) -> FunctionResult:
 
 
 BUILTINS: dict[str, SiteFunction] = {
-    "redirect": RedirectFunction(), "json": JsonFunction(), "form-capture": FormCapture(),
+    "redirect": RedirectFunction(),
+    "json": JsonFunction(),
+    "form-capture": FormCapture(),
 }
 
 

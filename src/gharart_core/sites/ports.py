@@ -41,7 +41,9 @@ class SitesRepository(Protocol):
 
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None: ...
 
-    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
+    async def list_deployments(
+        self, handle: str, *, before_id: str | None, limit: int
+    ) -> Sequence[Deployment]:
         """Newest first (ids sort by creation)."""
         ...
 
@@ -57,8 +59,9 @@ class SitesRepository(Protocol):
 
     async def get_binding(self, handle: str, binding_id: str) -> FunctionBinding | None: ...
 
-    async def list_bindings(self, handle: str, *, deployment_id: str | None, before_id: str | None,
-                            limit: int) -> Sequence[FunctionBinding]:
+    async def list_bindings(
+        self, handle: str, *, deployment_id: str | None, before_id: str | None, limit: int
+    ) -> Sequence[FunctionBinding]:
         """Newest first."""
         ...
 
@@ -68,8 +71,9 @@ class SitesRepository(Protocol):
 
     async def add_submission(self, submission: Submission) -> None: ...
 
-    async def list_submissions(self, handle: str, binding_id: str, *, before_id: str | None,
-                               limit: int) -> Sequence[Submission]: ...
+    async def list_submissions(
+        self, handle: str, binding_id: str, *, before_id: str | None, limit: int
+    ) -> Sequence[Submission]: ...
 
 
 class SitesUoW(UnitOfWork, Protocol):
@@ -127,6 +131,8 @@ class NoReplayGate:
     """Used when no site-intelligence implementation is wired: a gated promote is refused."""
 
     async def check(self, uow: Any, handle: str, deployment_id: str) -> None:
-        raise Conflict("replay_gate_required",
-                       f"Deployment `{deployment_id}` has no passing replay run; run one before promoting.",
-                       extra={"deploymentId": deployment_id})
+        raise Conflict(
+            "replay_gate_required",
+            f"Deployment `{deployment_id}` has no passing replay run; run one before promoting.",
+            extra={"deploymentId": deployment_id},
+        )

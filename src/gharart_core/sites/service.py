@@ -6,7 +6,7 @@ Serving (profile and preview) lives in :mod:`.serving`, mixed in here so callers
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -15,8 +15,14 @@ from ..identity.model import HandleAccess
 from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.clock import Clock
-from ..shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, PreconditionRequired, \
-    ValidationFailed
+from ..shared.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+)
 from ..shared.ids import IdGenerator
 from ..shared.pagination import Page, decode_cursor, encode_cursor, validate_limit
 from ..shared.ports import ObjectStore
@@ -38,8 +44,14 @@ from .model import (
 )
 from .ports import FunctionRegistry, NoReplayGate, ReplayGate, SitesUoW
 from .serving import ServingMixin
-from .validation import BindingSpec, parse_binding, parse_create, parse_mode_change, parse_site_patch, \
-    require_object
+from .validation import (
+    BindingSpec,
+    parse_binding,
+    parse_create,
+    parse_mode_change,
+    parse_site_patch,
+    require_object,
+)
 
 __all__ = ["SitesLimits", "SitesService", "blob_key"]
 
@@ -50,9 +62,31 @@ _S = DeploymentStatus
 class SitesLimits:
     max_files: int = 20_000
     max_blob_bytes: int = 100 * 1024 * 1024
-    archive: ArchiveLimits = ArchiveLimits()
+    archive: ArchiveLimits = attrs.field(factory=ArchiveLimits)
     blob_cache_bytes: int = 64 * 1024 * 1024
     blob_cache_item_bytes: int = 1024 * 1024
+    max_archive_bytes: int = 256 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None) -> SitesLimits:
+        """Read the ``GHARART_SITES_*`` knobs (documented in docs/sites.md)."""
+        env = env or {}
+
+        def num(name: str, default: int) -> int:
+            value = env.get(f"GHARART_SITES_{name}")
+            return int(value) if value and value.isdigit() else default
+
+        return cls(
+            max_files=num("MAX_FILES", 20_000),
+            max_blob_bytes=num("MAX_BLOB_BYTES", 100 * 1024 * 1024),
+            archive=ArchiveLimits(
+                max_files=num("ARCHIVE_MAX_FILES", 10_000),
+                max_total_bytes=num("ARCHIVE_MAX_TOTAL_BYTES", 512 * 1024 * 1024),
+                max_file_bytes=num("MAX_BLOB_BYTES", 100 * 1024 * 1024),
+            ),
+            blob_cache_bytes=num("BLOB_CACHE_BYTES", 64 * 1024 * 1024),
+            max_archive_bytes=num("MAX_ARCHIVE_BYTES", 256 * 1024 * 1024),
+        )
 
 
 def blob_key(handle: str, sha256: str) -> str:
@@ -65,9 +99,18 @@ def _not_found(deployment_id: str) -> NotFound:
 
 
 class SitesService(ServingMixin):
-    def __init__(self, *, clock: Clock, ids: IdGenerator, tokens: TokenSource, object_store: ObjectStore,
-                 functions: FunctionRegistry | None = None, replay_gate: ReplayGate | None = None,
-                 site_domain: str = "localhost", limits: SitesLimits | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        ids: IdGenerator,
+        tokens: TokenSource,
+        object_store: ObjectStore,
+        functions: FunctionRegistry | None = None,
+        replay_gate: ReplayGate | None = None,
+        site_domain: str = "localhost",
+        limits: SitesLimits | None = None,
+    ) -> None:
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -96,43 +139,65 @@ class SitesService(ServingMixin):
         new = attrs.evolve(new, version=old.version + 1, updated_at=self.clock.now())
         if not await uow.sites.save_site(new, old.version):
             current = await self._site(uow, old.handle)
-            raise Conflict("version_conflict", "The site changed meanwhile; reload and retry.",
-                           extra={"currentLiveDeploymentId": current.live_deployment_id,
-                                  "currentModeVersion": current.mode_version})
+            raise Conflict(
+                "version_conflict",
+                "The site changed meanwhile; reload and retry.",
+                extra={
+                    "currentLiveDeploymentId": current.live_deployment_id,
+                    "currentModeVersion": current.mode_version,
+                },
+            )
         return new
 
     async def get_site(self, uow: SitesUoW, access: HandleAccess) -> Site:
         authorize(access, Action.SITES_READ)
         return await self._site(uow, access.handle)
 
-    async def set_mode(self, uow: SitesUoW, access: HandleAccess, body: Any,
-                       if_match: int | None = None) -> Site:
+    async def set_mode(
+        self, uow: SitesUoW, access: HandleAccess, body: Any, if_match: int | None = None
+    ) -> Site:
         authorize(access, Action.SITES_ADMIN)
         change = parse_mode_change(body)
         site = await self._site(uow, access.handle)
         if change.expected_mode_version is not None:
             if change.expected_mode_version != site.mode_version:
-                raise Conflict("version_conflict",
-                               f"The site mode is at version {site.mode_version}, not "
-                               f"{change.expected_mode_version}.",
-                               extra={"currentModeVersion": site.mode_version, "currentVersion": site.mode_version})
+                raise Conflict(
+                    "version_conflict",
+                    f"The site mode is at version {site.mode_version}, not {change.expected_mode_version}.",
+                    extra={"currentModeVersion": site.mode_version, "currentVersion": site.mode_version},
+                )
         elif if_match is not None:
             if if_match != site.mode_version:
-                raise PreconditionFailed("version_conflict", "If-Match does not match the mode version.",
-                                         extra={"currentModeVersion": site.mode_version,
-                                                "currentVersion": site.mode_version})
+                raise PreconditionFailed(
+                    "version_conflict",
+                    "If-Match does not match the mode version.",
+                    extra={"currentModeVersion": site.mode_version, "currentVersion": site.mode_version},
+                )
         else:
-            raise PreconditionRequired("precondition_required",
-                                       "Send expectedModeVersion (or If-Match) with the site mode.",
-                                       extra={"currentModeVersion": site.mode_version})
-        new = attrs.evolve(site, mode=change.mode, mode_version=site.mode_version + 1,
-                           mode_message=change.message,
-                           redirect_url=change.redirect_url if change.redirect_url is not None
-                           else site.redirect_url)
+            raise PreconditionRequired(
+                "precondition_required",
+                "Send expectedModeVersion (or If-Match) with the site mode.",
+                extra={"currentModeVersion": site.mode_version},
+            )
+        new = attrs.evolve(
+            site,
+            mode=change.mode,
+            mode_version=site.mode_version + 1,
+            mode_message=change.message,
+            redirect_url=change.redirect_url if change.redirect_url is not None else site.redirect_url,
+        )
         new = await self._save_site(uow, site, new)
-        await record(uow, self.clock, self.ids, access, "site.mode", f"site:{access.handle}",
-                     before=site.mode_version, after=new.mode_version,
-                     detail=f"{site.mode} -> {new.mode}" + (f": {change.message}" if change.message else ""))
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.mode",
+            f"site:{access.handle}",
+            before=site.mode_version,
+            after=new.mode_version,
+            detail=f"{site.mode} -> {new.mode}" + (f": {change.message}" if change.message else ""),
+        )
         return new
 
     async def patch_site(self, uow: SitesUoW, access: HandleAccess, body: Any) -> Site:
@@ -148,33 +213,65 @@ class SitesService(ServingMixin):
             errors: list[FieldError] = []
             for i, name in enumerate(patch.hostnames):
                 if name == self.site_domain or name.endswith("." + self.site_domain):
-                    errors.append(FieldError(f"hostnames.{i}", "hostname_reserved",
-                                             f"names under {self.site_domain} are default hostnames"))
+                    errors.append(
+                        FieldError(
+                            f"hostnames.{i}",
+                            "hostname_reserved",
+                            f"names under {self.site_domain} are default hostnames",
+                        )
+                    )
                     continue
                 owner = await uow.sites.hostname_owner(name)
                 if owner is not None and owner[0] != access.handle:
-                    raise Conflict("hostname_taken", f"`{name}` belongs to another site.",
-                                   extra={"hostname": name})
-                hosts.append(current.get(name) or Hostname(
-                    name, "custom", False, "gharart-verify=" + self.tokens.token(16)))
+                    raise Conflict(
+                        "hostname_taken", f"`{name}` belongs to another site.", extra={"hostname": name}
+                    )
+                hosts.append(
+                    current.get(name)
+                    or Hostname(name, "custom", False, "gharart-verify=" + self.tokens.token(16))
+                )
             if errors:
                 raise ValidationFailed(detail=errors[0].message, errors=errors)
             new = attrs.evolve(new, custom_hostnames=tuple(hosts))
         if new != site or site.version == 0:
             new = await self._save_site(uow, site, new)
-            await record(uow, self.clock, self.ids, access, "site.update", f"site:{access.handle}",
-                         before=site.version, after=new.version)
+            await record(
+                uow,
+                self.clock,
+                self.ids,
+                access,
+                "site.update",
+                f"site:{access.handle}",
+                before=site.version,
+                after=new.version,
+            )
         return new
 
     # ------------------------------------------------------------ deployments
 
     async def _get(self, uow: SitesUoW, handle: str, deployment_id: str) -> Deployment:
-        dep = await uow.sites.get_deployment(handle, deployment_id) if isinstance(deployment_id, str) else None
+        dep = (
+            await uow.sites.get_deployment(handle, deployment_id) if isinstance(deployment_id, str) else None
+        )
         if dep is None:
             raise _not_found(str(deployment_id))
         return dep
 
-    async def get_deployment_internal(self, uow: SitesUoW, handle: str, deployment_id: str) -> Deployment | None:
+    async def handle_for_host(self, uow: SitesUoW, host: str) -> str | None:
+        """The handle whose default or verified custom hostname is ``host`` (port ignored)."""
+        host = host.strip().lower().rsplit(":", 1)[0].rstrip(".")
+        suffix = "." + self.site_domain
+        if host.endswith(suffix) and "." not in host[: -len(suffix)]:
+            return host[: -len(suffix)] or None
+        owner = await uow.sites.hostname_owner(host)
+        return owner[0] if owner is not None and owner[1] else None
+
+    async def bindings_of(self, uow: SitesUoW, deployment_id: str) -> list[FunctionBinding]:
+        return list(await uow.sites.bindings_for(deployment_id))
+
+    async def get_deployment_internal(
+        self, uow: SitesUoW, handle: str, deployment_id: str
+    ) -> Deployment | None:
         return await uow.sites.get_deployment(handle, deployment_id)
 
     async def _finish(self, uow: SitesUoW, dep: Deployment) -> Deployment:
@@ -190,39 +287,66 @@ class SitesService(ServingMixin):
         await uow.sites.update_deployment(dep)
         return dep
 
-    async def _add_bindings(self, uow: SitesUoW, handle: str, dep_id: str, specs: Sequence[BindingSpec]
-                            ) -> list[FunctionBinding]:
+    async def _add_bindings(
+        self, uow: SitesUoW, handle: str, dep_id: str, specs: Sequence[BindingSpec]
+    ) -> list[FunctionBinding]:
         out = []
         for spec in specs:
-            b = FunctionBinding(self.ids.new("fb"), handle, dep_id, spec.route, spec.function,
-                                dict(spec.config), self.clock.now())
+            b = FunctionBinding(
+                self.ids.new("fb"),
+                handle,
+                dep_id,
+                spec.route,
+                spec.function,
+                dict(spec.config),
+                self.clock.now(),
+            )
             await uow.sites.add_binding(b)
             out.append(b)
         return out
 
-    async def create_deployment(self, uow: SitesUoW, access: HandleAccess, body: Any
-                                ) -> tuple[Deployment, list[str]]:
+    async def create_deployment(
+        self, uow: SitesUoW, access: HandleAccess, body: Any
+    ) -> tuple[Deployment, list[str]]:
         """Create from a manifest; answer the deployment and the digests still to upload."""
         authorize(access, Action.SITES_WRITE)
         manifest, message, specs = parse_create(body, self.functions, max_files=self.limits.max_files)
         digests = {e.sha256 for e in manifest.values()}
         missing = digests - await uow.sites.stored_blobs(access.handle, digests)
-        dep = Deployment(self.ids.new("dep"), access.handle, _S.PENDING, manifest, message or "",
-                         access.actor_id, self.clock.now(), frozenset(missing))
+        dep = Deployment(
+            self.ids.new("dep"),
+            access.handle,
+            _S.PENDING,
+            manifest,
+            message or "",
+            access.actor_id,
+            self.clock.now(),
+            frozenset(missing),
+        )
         await uow.sites.add_deployment(dep)
         await self._add_bindings(uow, access.handle, dep.id, specs)
         if not missing:
             dep = await self._finish(uow, dep)
-        await record(uow, self.clock, self.ids, access, "site.deployment.create", dep.id,
-                     detail=f"{len(manifest)} files, {len(missing)} blobs required")
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.deployment.create",
+            dep.id,
+            detail=f"{len(manifest)} files, {len(missing)} blobs required",
+        )
         return dep, sorted(missing)
 
-    async def create_from_archive(self, uow: SitesUoW, access: HandleAccess, data: bytes, media_type: str,
-                                  message: str | None) -> tuple[Deployment, list[str]]:
+    async def create_from_archive(
+        self, uow: SitesUoW, access: HandleAccess, data: bytes, media_type: str, message: str | None
+    ) -> tuple[Deployment, list[str]]:
         authorize(access, Action.SITES_WRITE)
         if message is not None and len(message) > 1000:
-            raise ValidationFailed(detail="message is too long",
-                                   errors=[FieldError("message", "too_long", "at most 1000 characters")])
+            raise ValidationFailed(
+                detail="message is too long",
+                errors=[FieldError("message", "too_long", "at most 1000 characters")],
+            )
         files = extract_archive(data, media_type, self.limits.archive)
         manifest: dict[str, ManifestEntry] = {}
         blobs: dict[str, bytes] = {}
@@ -235,30 +359,55 @@ class SitesService(ServingMixin):
             if sha not in stored:
                 await self.store.put_bytes(blob_key(access.handle, sha), content)
                 await uow.sites.add_blob(access.handle, sha, len(content))
-        dep = Deployment(self.ids.new("dep"), access.handle, _S.PENDING, manifest, message or "",
-                         access.actor_id, self.clock.now(), source="archive")
+        dep = Deployment(
+            self.ids.new("dep"),
+            access.handle,
+            _S.PENDING,
+            manifest,
+            message or "",
+            access.actor_id,
+            self.clock.now(),
+            source="archive",
+        )
         await uow.sites.add_deployment(dep)
         dep = await self._finish(uow, dep)
-        await record(uow, self.clock, self.ids, access, "site.deployment.create", dep.id,
-                     detail=f"archive, {len(manifest)} files")
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.deployment.create",
+            dep.id,
+            detail=f"archive, {len(manifest)} files",
+        )
         return dep, []
 
-    async def upload_blob(self, uow: SitesUoW, access: HandleAccess, deployment_id: str, sha256: str,
-                          chunks: AsyncIterator[bytes]) -> Deployment:
+    async def upload_blob(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        deployment_id: str,
+        sha256: str,
+        chunks: AsyncIterator[bytes],
+    ) -> Deployment:
         """Store one blob (digest verified while streaming) and complete every pending deployment
         of the handle that was waiting for it."""
         authorize(access, Action.SITES_WRITE)
         dep = await self._get(uow, access.handle, deployment_id)
         sha = sha256.lower() if isinstance(sha256, str) else ""
         if not is_sha256(sha):
-            raise ValidationFailed(detail="The digest must be 64 hex characters.",
-                                   errors=[FieldError("sha256", "invalid_digest", "64 hex characters")])
+            raise ValidationFailed(
+                detail="The digest must be 64 hex characters.",
+                errors=[FieldError("sha256", "invalid_digest", "64 hex characters")],
+            )
         if sha not in {e.sha256 for e in dep.manifest.values()}:
-            raise ValidationFailed(detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
-                                   errors=[FieldError("sha256", "not_in_manifest",
-                                                      "upload only digests the manifest names")])
-        info = await self.store.put_stream(blob_key(access.handle, sha), chunks,
-                                           max_bytes=self.limits.max_blob_bytes, expected_sha256=sha)
+            raise ValidationFailed(
+                detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
+                errors=[FieldError("sha256", "not_in_manifest", "upload only digests the manifest names")],
+            )
+        info = await self.store.put_stream(
+            blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
+        )
         if not await uow.sites.stored_blobs(access.handle, [sha]):
             await uow.sites.add_blob(access.handle, sha, info.size)
         for pending in await uow.sites.pending_deployments(access.handle):
@@ -269,8 +418,9 @@ class SitesService(ServingMixin):
                     await self._finish(uow, updated)
         return await self._get(uow, access.handle, dep.id)
 
-    async def list_deployments(self, uow: SitesUoW, access: HandleAccess, *, cursor: str | None = None,
-                               limit: int | None = None) -> tuple[Page[Deployment], Site]:
+    async def list_deployments(
+        self, uow: SitesUoW, access: HandleAccess, *, cursor: str | None = None, limit: int | None = None
+    ) -> tuple[Page[Deployment], Site]:
         authorize(access, Action.SITES_READ)
         n = validate_limit(limit)
         key = decode_cursor(cursor)
@@ -279,8 +429,9 @@ class SitesService(ServingMixin):
         nxt = encode_cursor([rows[n - 1].id]) if len(rows) > n else None
         return Page(rows[:n], nxt), await self._site(uow, access.handle)
 
-    async def get_deployment(self, uow: SitesUoW, access: HandleAccess, deployment_id: str
-                             ) -> tuple[Deployment, list[FunctionBinding], Site]:
+    async def get_deployment(
+        self, uow: SitesUoW, access: HandleAccess, deployment_id: str
+    ) -> tuple[Deployment, list[FunctionBinding], Site]:
         authorize(access, Action.SITES_READ)
         dep = await self._get(uow, access.handle, deployment_id)
         return dep, list(await uow.sites.bindings_for(dep.id)), await self._site(uow, access.handle)
@@ -290,16 +441,20 @@ class SitesService(ServingMixin):
     def _check_expected(self, body: dict[str, Any], site: Site) -> None:
         expected = body["expectedLiveDeploymentId"]
         if expected is not None and not isinstance(expected, str):
-            raise ValidationFailed(detail="expectedLiveDeploymentId must be a string or null",
-                                   errors=[FieldError("expectedLiveDeploymentId", "invalid_type",
-                                                      "a deployment id or null")])
+            raise ValidationFailed(
+                detail="expectedLiveDeploymentId must be a string or null",
+                errors=[FieldError("expectedLiveDeploymentId", "invalid_type", "a deployment id or null")],
+            )
         if expected != site.live_deployment_id:
-            raise Conflict("version_conflict",
-                           "The live deployment is not the one you expected; reload and retry.",
-                           extra={"currentLiveDeploymentId": site.live_deployment_id})
+            raise Conflict(
+                "version_conflict",
+                "The live deployment is not the one you expected; reload and retry.",
+                extra={"currentLiveDeploymentId": site.live_deployment_id},
+            )
 
-    async def _move_live(self, uow: SitesUoW, access: HandleAccess, site: Site, target: Deployment,
-                         *, rollback: bool) -> tuple[Deployment, Site, Deployment | None]:
+    async def _move_live(
+        self, uow: SitesUoW, access: HandleAccess, site: Site, target: Deployment, *, rollback: bool
+    ) -> tuple[Deployment, Site, Deployment | None]:
         previous = None
         if site.live_deployment_id and site.live_deployment_id != target.id:
             previous = await uow.sites.get_deployment(access.handle, site.live_deployment_id)
@@ -312,8 +467,9 @@ class SitesService(ServingMixin):
         new_site = await self._save_site(uow, site, attrs.evolve(site, live_deployment_id=target.id))
         return target, new_site, previous
 
-    async def promote(self, uow: SitesUoW, access: HandleAccess, deployment_id: str, body: Any
-                      ) -> tuple[Deployment, Site, Deployment | None]:
+    async def promote(
+        self, uow: SitesUoW, access: HandleAccess, deployment_id: str, body: Any
+    ) -> tuple[Deployment, Site, Deployment | None]:
         authorize(access, Action.SITES_ADMIN)
         body = {} if body is None else require_object(body)
         dep = await self._get(uow, access.handle, deployment_id)
@@ -321,20 +477,32 @@ class SitesService(ServingMixin):
         if "expectedLiveDeploymentId" in body:
             self._check_expected(body, site)
         if dep.status not in SERVABLE:
-            raise Conflict("invalid_transition",
-                           f"Deployment `{dep.id}` is `{dep.status.value}`; only deployed or rolled_back "
-                           "deployments can go live.",
-                           extra={"status": dep.status.value, "missing": _missing(dep)})
+            raise Conflict(
+                "invalid_transition",
+                f"Deployment `{dep.id}` is `{dep.status.value}`; only deployed or rolled_back "
+                "deployments can go live.",
+                extra={"status": dep.status.value, "missing": _missing(dep)},
+            )
         if site.require_replay_gate:
             await self.replay_gate.check(uow, access.handle, dep.id)
         before = site.live_deployment_id
         dep, site, previous = await self._move_live(uow, access, site, dep, rollback=False)
-        await record(uow, self.clock, self.ids, access, "site.promote", dep.id,
-                     before=site.version - 1, after=site.version, detail=f"live: {before} -> {dep.id}")
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.promote",
+            dep.id,
+            before=site.version - 1,
+            after=site.version,
+            detail=f"live: {before} -> {dep.id}",
+        )
         return dep, site, previous
 
-    async def rollback(self, uow: SitesUoW, access: HandleAccess, body: Any
-                       ) -> tuple[Deployment, Site, Deployment | None]:
+    async def rollback(
+        self, uow: SitesUoW, access: HandleAccess, body: Any
+    ) -> tuple[Deployment, Site, Deployment | None]:
         authorize(access, Action.SITES_ADMIN)
         body = require_object(body)
         errors = []
@@ -345,39 +513,64 @@ class SitesService(ServingMixin):
             errors.append(FieldError("targetDeploymentId", "invalid_type", "a deployment id"))
         reason = body.get("reason")
         if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-            errors.append(FieldError("reason", "invalid_type" if not isinstance(reason, str) else "too_long",
-                                     "a string of at most 1000 characters"))
+            errors.append(
+                FieldError(
+                    "reason",
+                    "invalid_type" if not isinstance(reason, str) else "too_long",
+                    "a string of at most 1000 characters",
+                )
+            )
         if errors:
             raise ValidationFailed(detail=errors[0].message, errors=errors)
         site = await self._site(uow, access.handle)
         if "expectedLiveDeploymentId" not in body:
-            raise PreconditionRequired("precondition_required",
-                                       "Send expectedLiveDeploymentId (null when nothing is live).",
-                                       extra={"currentLiveDeploymentId": site.live_deployment_id})
+            raise PreconditionRequired(
+                "precondition_required",
+                "Send expectedLiveDeploymentId (null when nothing is live).",
+                extra={"currentLiveDeploymentId": site.live_deployment_id},
+            )
         target = await uow.sites.get_deployment(access.handle, target_id)
         if target is None:
-            raise ValidationFailed(detail=f"Deployment `{target_id}` was not found.",
-                                   errors=[FieldError("targetDeploymentId", "deployment_not_found",
-                                                      f"`{target_id}` was not found")])
+            raise ValidationFailed(
+                detail=f"Deployment `{target_id}` was not found.",
+                errors=[
+                    FieldError("targetDeploymentId", "deployment_not_found", f"`{target_id}` was not found")
+                ],
+            )
         self._check_expected(body, site)
         if target.status not in SERVABLE:
-            raise Conflict("invalid_transition",
-                           f"Deployment `{target.id}` is `{target.status.value}`; roll back to a deployed or "
-                           "rolled_back deployment.", extra={"status": target.status.value})
+            raise Conflict(
+                "invalid_transition",
+                f"Deployment `{target.id}` is `{target.status.value}`; roll back to a deployed or "
+                "rolled_back deployment.",
+                extra={"status": target.status.value},
+            )
         if target.id == site.live_deployment_id:
-            raise Conflict("already_current", f"Deployment `{target.id}` is already live.",
-                           extra={"currentLiveDeploymentId": site.live_deployment_id})
+            raise Conflict(
+                "already_current",
+                f"Deployment `{target.id}` is already live.",
+                extra={"currentLiveDeploymentId": site.live_deployment_id},
+            )
         before = site.live_deployment_id
         target, site, previous = await self._move_live(uow, access, site, target, rollback=True)
-        await record(uow, self.clock, self.ids, access, "site.rollback", target.id,
-                     before=site.version - 1, after=site.version,
-                     detail=f"live: {before} -> {target.id}" + (f"; reason: {reason}" if reason else ""))
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.rollback",
+            target.id,
+            before=site.version - 1,
+            after=site.version,
+            detail=f"live: {before} -> {target.id}" + (f"; reason: {reason}" if reason else ""),
+        )
         return target, site, previous
 
     # ------------------------------------------------------------- bindings
 
-    async def add_binding(self, uow: SitesUoW, access: HandleAccess, body: Any
-                          ) -> tuple[FunctionBinding, Deployment]:
+    async def add_binding(
+        self, uow: SitesUoW, access: HandleAccess, body: Any
+    ) -> tuple[FunctionBinding, Deployment]:
         """Bind a function to a route of a release (default: the newest pending deployment, else
         a new deployment cloned from live, which completes at once with the binding)."""
         authorize(access, Action.SITES_WRITE)
@@ -385,71 +578,143 @@ class SitesService(ServingMixin):
         if spec.deployment_id is not None:
             dep = await uow.sites.get_deployment(access.handle, spec.deployment_id)
             if dep is None:
-                raise ValidationFailed(detail=f"Deployment `{spec.deployment_id}` was not found.",
-                                       errors=[FieldError("deploymentId", "deployment_not_found",
-                                                          f"`{spec.deployment_id}` was not found")])
+                raise ValidationFailed(
+                    detail=f"Deployment `{spec.deployment_id}` was not found.",
+                    errors=[
+                        FieldError(
+                            "deploymentId", "deployment_not_found", f"`{spec.deployment_id}` was not found"
+                        )
+                    ],
+                )
         else:
             pending = await uow.sites.pending_deployments(access.handle)
             dep = pending[0] if pending else await self._clone_live(uow, access)
         if dep.status is not _S.PENDING:
-            raise Conflict("deployment_immutable",
-                           f"Deployment `{dep.id}` is `{dep.status.value}`; bind onto a pending deployment "
-                           "or leave deploymentId out to start a new release from live.",
-                           extra={"deploymentId": dep.id, "status": dep.status.value})
+            raise Conflict(
+                "deployment_immutable",
+                f"Deployment `{dep.id}` is `{dep.status.value}`; bind onto a pending deployment "
+                "or leave deploymentId out to start a new release from live.",
+                extra={"deploymentId": dep.id, "status": dep.status.value},
+            )
         existing = await uow.sites.bindings_for(dep.id)
         if any(b.route == spec.route for b in existing):
-            raise ValidationFailed(detail=f"`{spec.route}` is already bound in `{dep.id}`.",
-                                   errors=[FieldError("route", "duplicate", "route already bound")])
+            raise ValidationFailed(
+                detail=f"`{spec.route}` is already bound in `{dep.id}`.",
+                errors=[FieldError("route", "duplicate", "route already bound")],
+            )
         [binding] = await self._add_bindings(uow, access.handle, dep.id, [spec])
         if not dep.missing:
             dep = await self._finish(uow, dep)
-        await record(uow, self.clock, self.ids, access, "site.binding.create", binding.id,
-                     detail=f"{spec.function} on {spec.route} in {dep.id}")
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.binding.create",
+            binding.id,
+            detail=f"{spec.function} on {spec.route} in {dep.id}",
+        )
         return binding, dep
 
     async def _clone_live(self, uow: SitesUoW, access: HandleAccess) -> Deployment:
         site = await self._site(uow, access.handle)
-        live = await uow.sites.get_deployment(access.handle, site.live_deployment_id) \
-            if site.live_deployment_id else None
-        dep = Deployment(self.ids.new("dep"), access.handle, _S.PENDING, dict(live.manifest) if live else {},
-                         f"Function bindings on top of {live.id}" if live else "Function bindings",
-                         access.actor_id, self.clock.now(), source="clone")
+        live = (
+            await uow.sites.get_deployment(access.handle, site.live_deployment_id)
+            if site.live_deployment_id
+            else None
+        )
+        dep = Deployment(
+            self.ids.new("dep"),
+            access.handle,
+            _S.PENDING,
+            dict(live.manifest) if live else {},
+            f"Function bindings on top of {live.id}" if live else "Function bindings",
+            access.actor_id,
+            self.clock.now(),
+            source="clone",
+        )
         await uow.sites.add_deployment(dep)
         if live is not None:
-            await self._add_bindings(uow, access.handle, dep.id, [
-                BindingSpec(b.route, b.function, b.config) for b in await uow.sites.bindings_for(live.id)])
+            await self._add_bindings(
+                uow,
+                access.handle,
+                dep.id,
+                [BindingSpec(b.route, b.function, b.config) for b in await uow.sites.bindings_for(live.id)],
+            )
         return dep
 
-    async def list_bindings(self, uow: SitesUoW, access: HandleAccess, *, deployment_id: str | None = None,
-                            cursor: str | None = None, limit: int | None = None) -> Page[FunctionBinding]:
+    async def list_bindings(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        *,
+        deployment_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[FunctionBinding]:
         authorize(access, Action.SITES_READ)
         n = validate_limit(limit)
         if deployment_id is not None:
             await self._get(uow, access.handle, deployment_id)
         key = decode_cursor(cursor)
-        rows = list(await uow.sites.list_bindings(access.handle, deployment_id=deployment_id,
-                                                  before_id=str(key[0]) if key else None, limit=n + 1))
+        rows = list(
+            await uow.sites.list_bindings(
+                access.handle,
+                deployment_id=deployment_id,
+                before_id=str(key[0]) if key else None,
+                limit=n + 1,
+            )
+        )
         return Page(rows[:n], encode_cursor([rows[n - 1].id]) if len(rows) > n else None)
 
-    async def list_submissions(self, uow: SitesUoW, access: HandleAccess, binding_id: str, *,
-                               cursor: str | None = None, limit: int | None = None) -> Page[Submission]:
+    async def list_submissions(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        binding_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> Page[Submission]:
         authorize(access, Action.SITES_READ)
         n = validate_limit(limit)
         if await uow.sites.get_binding(access.handle, binding_id) is None:
             raise NotFound("binding_not_found", f"Function binding `{binding_id}` was not found.")
         key = decode_cursor(cursor)
-        rows = list(await uow.sites.list_submissions(access.handle, binding_id,
-                                                     before_id=str(key[0]) if key else None, limit=n + 1))
+        rows = list(
+            await uow.sites.list_submissions(
+                access.handle, binding_id, before_id=str(key[0]) if key else None, limit=n + 1
+            )
+        )
         return Page(rows[:n], encode_cursor([rows[n - 1].id]) if len(rows) > n else None)
 
     # --------------------------------------------------------------- preview
 
-    async def preview(self, uow: SitesUoW, access: HandleAccess, deployment_id: str, path: str = "", *,
-                      if_none_match: str | None = None, method: str = "GET", query: str = "",
-                      headers: tuple[tuple[str, str], ...] = (), body: bytes = b"") -> Any:
+    async def preview(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        deployment_id: str,
+        path: str = "",
+        *,
+        if_none_match: str | None = None,
+        method: str = "GET",
+        query: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+    ) -> Any:
         authorize(access, Action.SITES_READ)
-        return await self.serve_preview(uow, access.handle, deployment_id, path, if_none_match=if_none_match,
-                                        method=method, query=query, headers=headers, body=body)
+        return await self.serve_preview(
+            uow,
+            access.handle,
+            deployment_id,
+            path,
+            if_none_match=if_none_match,
+            method=method,
+            query=query,
+            headers=headers,
+            body=body,
+        )
 
     async def record_preview(self, uow: SitesUoW, handle: str, deployment_id: str) -> None:
         dep = await uow.sites.get_deployment(handle, deployment_id)
