@@ -27,6 +27,7 @@ from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
 
+from .http.routes.publisher import deployment_records_service_for, publisher_service_for
 from .settings import Settings
 
 __all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
@@ -112,6 +113,12 @@ class Container(containers.DeclarativeContainer):
         SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
         replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
         limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
+
+    # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
+    publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
+                                            fetcher)
+    deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
+                                                     publisher_service, sites_service)
 
 
 class SqlGateways(containers.DeclarativeContainer):

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from entrypoints.harness import Harness, make_harness
-from entrypoints.http.routes.publisher import publisher_services
 from gharart_core.publisher.ports import WebhookResponse
 
 API = "/api/v1/publisher"
@@ -32,7 +31,7 @@ class Api:
         self.h = h
         self.c = h.client
         self.transport = FakeTransport()
-        publisher_services(h.container).webhooks.transport = self.transport
+        h.container.publisher_service().destinations["webhook"].transport = self.transport
 
     async def setup(self) -> Api:
         self.alice = await self.h.create_owner("acme", "alice@acme.example.com")
@@ -240,9 +239,8 @@ async def test_publish_to_site_and_deployments_view(any_api: Api) -> None:
         "files": {"index.html": "<p>home</p>"}})
     new = made["data"]
     assert new["id"].startswith("dep_") and new["status"] == "deployed" and new["metadata"] == {"version": 2}
-    svc = publisher_services(api.h.container)
     async with api.h.uow_factory(write=False) as uow:
-        dep = await svc.bridge.service.get_deployment_internal(uow, "acme", new["id"])
+        dep = await api.h.container.sites_service().get_deployment_internal(uow, "acme", new["id"])
         assert dep is not None and dep.status.value == "deployed" and dep.message == "v2 of the site"
     got = await api.call("GET", f"/deployments/{new['id']}/", api.alice, status=200)
     assert got["data"]["sector_id"] == "news" and got["data"]["file_count"] == 1
@@ -286,3 +284,57 @@ async def test_bad_input_answers_in_the_envelope(api: Api) -> None:
     assert not_obj["errors"]
     root = await api.call("GET", "/", api.alice, status=200)
     assert set(root["data"]) >= {"publishing_records", "deployments", "publish", "status"}
+
+
+async def test_deployments_are_shared_with_v2(any_api: Api) -> None:
+    import hashlib
+
+    api = any_api
+    v2 = "/v2/handles/acme/site-deployments"
+    html = b"<p>from v2</p>"
+    sha = hashlib.sha256(html).hexdigest()
+    r = await api.c.post(v2, headers=api.h.auth(api.alice), json={
+        "manifest": {"index.html": {"sha256": sha, "size": len(html), "contentType": "text/html"}},
+        "message": "made on /v2"})
+    assert r.status_code == 201, r.text
+    dep_id = r.json()["id"]
+    seen = (await api.call("GET", f"/deployments/{dep_id}/", api.alice, status=200))["data"]
+    assert seen["status"] == "pending" and seen["missing_blobs"] == 1 and seen["message"] == "made on /v2"
+    r = await api.c.put(f"{v2}/{dep_id}/files/{sha}", content=html,
+                        headers={**api.h.auth(api.alice), "Content-Type": "application/octet-stream"})
+    assert r.status_code in (200, 201), r.text
+    seen = (await api.call("GET", f"/deployments/{dep_id}/", api.alice, status=200))["data"]
+    assert seen["status"] == "deployed" and seen["missing_blobs"] == 0
+    await api.call("GET", f"/deployments/{dep_id}/", api.bob, status=404)
+    r = await api.c.post(f"{v2}/{dep_id}/promote", headers=api.h.auth(api.alice), json={})
+    assert r.status_code == 200, r.text
+    assert (await api.call("GET", f"/deployments/{dep_id}/", api.alice))["data"]["is_live"] is True
+    await api.call("DELETE", f"/deployments/{dep_id}/", api.alice, status=400)
+    # and the other way round: made on /api/v1, read and moved on /v2
+    made = (await api.call("POST", "/deployments/", api.alice, status=201, json={
+        "site_id": "acme", "message": "made on /api/v1", "files": {"index.html": "<p>v1 api</p>"}}))["data"]
+    r = await api.c.get(f"{v2}/{made['id']}", headers=api.h.auth(api.alice))
+    assert r.status_code == 200 and r.json()["status"] == "deployed" and r.json()["message"] == "made on /api/v1"
+    listed = await api.c.get(v2, headers=api.h.auth(api.alice))
+    assert {d["id"] for d in listed.json()["items"]} == {dep_id, made["id"]}
+    r = await api.c.post(f"{v2}/{made['id']}/promote", headers=api.h.auth(api.alice), json={})
+    assert r.status_code == 200, r.text
+    r = await api.c.post(f"{v2}/rollback", headers=api.h.auth(api.alice), json={
+        "targetDeploymentId": dep_id, "expectedLiveDeploymentId": made["id"], "reason": "back"})
+    assert r.status_code == 200, r.text
+    back = (await api.call("GET", f"/deployments/{made['id']}/", api.alice))["data"]
+    assert back["status"] == "rolled_back" and back["is_live"] is False
+    # a rolled-back release goes live again through a PATCH here
+    again = await api.call("PATCH", f"/deployments/{made['id']}/", api.alice, json={"status": "deployed"},
+                           status=200)
+    assert again["data"]["status"] == "deployed" and again["data"]["is_live"] is True
+    site = await api.c.get("/v2/handles/acme/site", headers=api.h.auth(api.alice))
+    assert site.json()["liveDeploymentId"] == made["id"]
+    # a /v2 deployment still waiting for blobs can be cancelled here; /v2 sees it failed
+    r = await api.c.post(v2, headers=api.h.auth(api.alice), json={
+        "manifest": {"a.html": {"sha256": "1" * 64, "size": 3}}, "message": "never finished"})
+    waiting = r.json()["id"]
+    out = await api.call("PATCH", f"/deployments/{waiting}/", api.alice, json={"status": "failed"}, status=200)
+    assert out["data"]["status"] == "failed"
+    r = await api.c.get(f"{v2}/{waiting}", headers=api.h.auth(api.alice))
+    assert r.json()["status"] == "failed"

@@ -29,8 +29,8 @@ from gharart_core.shared.errors import DomainError, ErrorKind, FieldError, NotFo
 
 from ..context import RequestContext
 
-__all__ = ["FAST_PATHS", "PREFIX", "ROUTES", "PublisherWiring", "envelope", "publisher_services", "render_deployment",
-           "render_record", "webhook_transport"]
+__all__ = ["FAST_PATHS", "PREFIX", "ROUTES", "deployment_records_service_for", "envelope", "publisher_service_for",
+           "render_deployment", "render_record", "webhook_transport"]
 
 log = logging.getLogger("gharart.http.publisher")
 
@@ -273,31 +273,25 @@ async def _body(ctx: RequestContext) -> Any:
 
 # -- services -----------------------------------------------------------------------------------
 
-class PublisherWiring:
-    """The publisher's services for one container. Uses the container's ``publisher_service`` /
-    ``deployment_records_service`` providers when it has them; otherwise builds them from the
-    shared providers (``sites_service`` and the links area's ``fetcher`` when present)."""
+def publisher_service_for(clock: Any, ids: Any, identity: Any, sites: Any, fetcher: Any) -> Any:
+    """The container's ``publisher_service``: destinations ``site`` (through the sites service)
+    and ``webhook`` (through the shared SSRF-guarded fetcher)."""
+    from gharart_core.publisher.destinations import FetcherTransport, SiteDestination, WebhookDestination
+    from gharart_core.publisher.service import PublisherService
+    from gharart_core.publisher.sites_bridge import SitesBridge
 
-    def __init__(self, container: Any) -> None:
-        from gharart_core.publisher.deployments import DeploymentRecordService
-        from gharart_core.publisher.destinations import FetcherTransport, SiteDestination, WebhookDestination
-        from gharart_core.publisher.service import PublisherService
-        from gharart_core.publisher.sites_bridge import SitesBridge
-        from gharart_core.sites.service import SitesService
+    return PublisherService(clock, ids, identity, {
+        "site": SiteDestination(SitesBridge(sites)),
+        "webhook": WebhookDestination(webhook_transport(fetcher, FetcherTransport)),
+    })
 
-        clock, ids = container.clock(), container.ids()
-        if hasattr(container, "sites_service"):
-            sites = container.sites_service()
-        else:
-            sites = SitesService(clock=clock, ids=ids, tokens=container.tokens(),
-                                 object_store=container.object_store(),
-                                 site_domain=container.settings().site_domain)
-        self.bridge = SitesBridge(sites)
-        fetcher = container.fetcher() if hasattr(container, "fetcher") else None
-        self.webhooks = WebhookDestination(webhook_transport(fetcher, FetcherTransport))
-        self.publisher = PublisherService(clock, ids, container.identity_service(),
-                                          {"site": SiteDestination(self.bridge), "webhook": self.webhooks})
-        self.deployments = DeploymentRecordService(clock, ids, self.publisher, self.bridge)
+
+def deployment_records_service_for(clock: Any, ids: Any, publisher: Any, sites: Any) -> Any:
+    """The container's ``deployment_records_service``: the IGNY8 view over sites deployments."""
+    from gharart_core.publisher.deployments import DeploymentRecordService
+    from gharart_core.publisher.sites_bridge import SitesBridge
+
+    return DeploymentRecordService(clock, ids, publisher, SitesBridge(sites))
 
 
 def _accepts_body(fetcher: Any) -> bool:
@@ -375,27 +369,12 @@ class _NoFetcher:
         return WebhookResponse(None, "no outbound fetcher is configured")
 
 
-_WIRING: dict[int, tuple[Any, PublisherWiring]] = {}
-
-
-def publisher_services(container: Any) -> PublisherWiring:
-    entry = _WIRING.get(id(container))
-    if entry is None or entry[0] is not container:
-        entry = (container, PublisherWiring(container))
-        _WIRING[id(container)] = entry
-    return entry[1]
-
-
 def _publisher(ctx: RequestContext) -> Any:
-    if hasattr(ctx.container, "publisher_service"):
-        return ctx.container.publisher_service()
-    return publisher_services(ctx.container).publisher
+    return ctx.container.publisher_service()
 
 
 def _deployments(ctx: RequestContext) -> Any:
-    if hasattr(ctx.container, "deployment_records_service"):
-        return ctx.container.deployment_records_service()
-    return publisher_services(ctx.container).deployments
+    return ctx.container.deployment_records_service()
 
 
 # -- root -------------------------------------------------------------------------------------
