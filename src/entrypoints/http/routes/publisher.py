@@ -395,7 +395,11 @@ async def api_root(ctx: RequestContext) -> Response[Any]:
 # -- publishing records ---------------------------------------------------------------------
 
 @get("/publishing-records", name="publishing-record-list")
-async def list_records(ctx: RequestContext) -> Response[Any]:
+async def list_records(ctx: RequestContext, page: str | None = None, page_size: str | None = None,
+                       site_id: str | None = None, sector_id: str | None = None, account_id: str | None = None,
+                       status: str | None = None, destination: str | None = None,
+                       content_id: str | None = None) -> Response[Any]:
+    """List publishing records (newest first). Query parameters are read as DRF reads them."""
     principal = await ctx.principal()
     svc = _publisher(ctx)
 
@@ -491,7 +495,9 @@ async def retry_action(ctx: RequestContext) -> Response[Any]:
 
 
 @get("/status", name="publisher-status")
-async def status_summary(ctx: RequestContext) -> Response[Any]:
+async def status_summary(ctx: RequestContext, site_id: str | None = None,
+                         sector_id: str | None = None) -> Response[Any]:
+    """Per site: publishing record counts by status, last publish, live deployment, deployment counts."""
     principal = await ctx.principal()
     site_id, sector_id = _query(ctx, "site_id"), _query(ctx, "sector_id")
     sites = await _publisher(ctx).summary(ctx.uow, principal, site_id=site_id, sector_id=sector_id)
@@ -502,7 +508,10 @@ async def status_summary(ctx: RequestContext) -> Response[Any]:
 # -- deployment records ---------------------------------------------------------------------
 
 @get("/deployments", name="deployment-list")
-async def list_deployments(ctx: RequestContext) -> Response[Any]:
+async def list_deployments(ctx: RequestContext, page: str | None = None, page_size: str | None = None,
+                           site_id: str | None = None, sector_id: str | None = None,
+                           account_id: str | None = None, status: str | None = None) -> Response[Any]:
+    """List deployment records (the sites deployments of the caller's sites, newest first)."""
     principal = await ctx.principal()
     svc = _deployments(ctx)
 
