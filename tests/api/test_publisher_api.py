@@ -112,6 +112,7 @@ async def test_pagination_and_filters(api: Api) -> None:
     first = (await api.call("GET", "/publishing-records/", api.alice, params={"page_size": 5}, status=200))["data"]
     assert first["count"] == 12 and len(first["results"]) == 5 and first["previous"] is None
     assert "page=2" in first["next"] and "page_size=5" in first["next"]
+    assert first["next"].startswith("http://testserver/api/v1/publisher/publishing-records/?")
     third = (await api.call("GET", "/publishing-records/", api.alice, params={"page_size": 5, "page": 3}))["data"]
     assert len(third["results"]) == 2 and third["next"] is None and "page=2" in third["previous"]
     last = (await api.call("GET", "/publishing-records/", api.alice, params={"page_size": 5, "page": "last"}))

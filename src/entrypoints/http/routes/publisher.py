@@ -239,7 +239,8 @@ def _page_url(ctx: RequestContext, page: int) -> str:
     if page > 1:
         params.append(("page", str(page)))
     query = urlencode(params)
-    return f"{ctx.base_url}{ctx.request.url.path}" + (f"?{query}" if query else "")
+    path = ctx.request.url.path.rstrip("/") + "/"  # DRF routes end with a slash
+    return f"{ctx.base_url}{path}" + (f"?{query}" if query else "")
 
 
 def paginated(ctx: RequestContext, results: list[dict[str, Any]], count: int, page: int, size: int
