@@ -32,6 +32,7 @@ from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
 from gharart_core.support.service import SupportService
 
+from .http.routes.publisher import deployment_records_service_for, publisher_service_for
 from .settings import Settings
 from .support_directory import RepositoryArtifactDirectory
 
@@ -149,6 +150,12 @@ class Container(containers.DeclarativeContainer):
     intel_service = providers.Singleton(
         make_intel_service, settings=settings, clock=clock, ids=ids, jobs=jobs, uow_factory=uow_factory,
         sites=sites_service, fetcher=fetcher)
+
+    # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
+    publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
+                                            fetcher)
+    deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
+                                                     publisher_service, sites_service)
 
 
 class SqlGateways(containers.DeclarativeContainer):
