@@ -228,6 +228,7 @@ async def test_sites_preview_promote_rollback_and_mode(harness: Harness) -> None
         frame = await b.get(f"{D}/h/acme/sites/{one}/preview/")
         assert frame.status_code == 200 and b"release one" in frame.content
         assert frame.headers["x-gharart-deployment"] == one
+        assert frame.headers["content-security-policy"].startswith("sandbox")
         page = await b.get(f"{D}/h/acme/sites/{one}")
         assert 'id="preview-frame"' in page.text and 'id="promote-form"' in page.text
         unconfirmed = await b.post(f"{D}/h/acme/sites/{one}/promote", data={"csrf": csrf})

@@ -250,6 +250,10 @@ def test_dashboard_guides_in_chromium(server: dict[str, Any]) -> None:
             # Report a problem about the last action, carrying its request ID.
             rid = page.locator("#last-rid").inner_text().strip()
             assert rid.startswith("req_")
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+            page.get_by_role("button", name="Copy the last request ID").click()
+            expect(page.get_by_role("button", name="Copy the last request ID")).to_have_text("Copied")
+            assert page.evaluate("navigator.clipboard.readText()") == rid
             page.get_by_role("link", name="Report a problem").click()
             expect(page.get_by_label("Request ID", exact=True)).to_have_value(rid)
             expect(page.get_by_label("Artifact")).to_have_value(re.compile(r"^fil_"))

@@ -32,6 +32,8 @@ RID_COOKIE = "gharart_rid"
 FLASH_COOKIE = "gharart_flash"
 PREFIX = "/dashboard"
 ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3, "owner": 4}
+PREVIEW_HEADERS = {"Content-Security-Policy": "sandbox allow-same-origin allow-popups",
+                   "X-Content-Type-Options": "nosniff", "X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"}
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
 
@@ -517,11 +519,13 @@ async def deployment_preview(handle: str, dep_id: str, request: Request[Any, Any
     r = await d.call("GET", api_path)
     headers = {k: v for k, v in r.response.headers.items()
                if k.lower() in ("content-type", "etag", "x-gharart-deployment", "x-robots-tag", "x-request-id")}
+    # The deployment's own HTML runs under the dashboard's origin here: no scripts, ever.
+    headers.update(PREVIEW_HEADERS)
     if r.ok:
         return Response(r.response.content, status_code=r.status, headers=headers)
     body = _env.get_template("preview_error.html").render(problem=r.problem)
     return Response(body, status_code=r.status, media_type="text/html; charset=utf-8",
-                    headers={"X-Request-ID": r.request_id})
+                    headers={"X-Request-ID": r.request_id, **PREVIEW_HEADERS})
 
 
 @post(f"{PREFIX}/h/{{handle:str}}/sites/{{dep_id:str}}/promote", include_in_schema=False, status_code=200)
