@@ -196,6 +196,9 @@ async def test_import_dry_run_shows_row_errors_then_imports(harness: Harness) ->
         assert dry.status_code == 200
         assert 'id="import-rows"' in dry.text and "row-failed" in dry.text and "invalid_url" in dry.text
         assert (await harness.client.get(f"{H}/links/good", headers=harness.auth(tok))).status_code == 404
+        errors_url = re.search(r'href="([^"]+errors.csv)"', dry.text).group(1)  # type: ignore[union-attr]
+        errors = await b.get(errors_url)
+        assert errors.status_code == 200 and "invalid_url" in errors.text and "good" not in errors.text
         atomic = await b.post(f"{D}/h/acme/import", data={"csrf": csrf, "csv": csv_text, "mode": "atomic"})
         assert problem_code(atomic.text) == ["import_failed"]
         partial = await b.post(f"{D}/h/acme/import", files={"upload": ("l.csv", csv_text.encode(), "text/csv")},

@@ -263,6 +263,41 @@ def test_dashboard_guides_in_chromium(server: dict[str, Any]) -> None:
             expect(page.locator("#attached-rid")).to_have_text(rid)
             shot("10-report")
 
+            # Health check with live progress (the page refreshes itself until the run ends).
+            page.goto("/dashboard/h/acme/links")
+            page.get_by_role("button", name="Start health check").click()
+            expect(page.locator("#run-status")).to_have_text(re.compile("completed|failed"), timeout=30000)
+            expect(page.locator("#health-results")).to_contain_text("promo")
+            shot("12-health-check")
+
+            # Site intelligence: crawl the live site (the handle's own hostname, in-process).
+            page.goto("/dashboard/h/acme/intel")
+            page.get_by_role("button", name="Start crawl").click()
+            expect(page.locator("#run-status")).to_have_text(re.compile("completed|failed"), timeout=30000)
+            shot("13-crawl-run")
+
+            # Internal docs: a too-permissive policy shows the linter's refusal and the access diff first.
+            auth = {"Authorization": f"Bearer {token}"}
+            put = httpx.put(f"{base}/v2/handles/acme/internal-docs/pages/confidential/pricing.md", headers=auth,
+                            json={"content": "# Pricing", "contentType": "text/markdown",
+                                  "classification": "confidential"}, timeout=10)
+            assert put.status_code in (200, 201), put.text
+            page.goto("/dashboard/h/acme/docs")
+            page.get_by_label("Policy (JSON").fill(json.dumps({"defaultEffect": "deny", "rules": [
+                {"id": "open", "pathPrefix": "/", "effect": "allow", "principals": {"anyone": True},
+                 "description": "everything to everyone"}]}, indent=2))
+            page.get_by_role("button", name="Dry run: show the access diff").click()
+            expect(page.locator("#dry-run")).to_contain_text("/confidential/pricing.md")
+            expect(page.locator("#would-refuse")).to_be_visible()
+            shot("14-docs-dry-run")
+            page.get_by_role("button", name="Save policy").click()
+            expect(page.locator(".problem-code").first).to_have_text("policy_too_permissive")
+            page.get_by_label("Path", exact=True).fill("/confidential/pricing.md")
+            page.get_by_label("Anonymous").check()
+            page.get_by_role("button", name="Evaluate").click()
+            expect(page.locator("#decision")).to_contain_text("deny")
+            shot("15-docs-evaluate")
+
             # Phone width: the links page reflows (no horizontal page scroll beyond tables).
             phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base,
                                         storage_state=context.storage_state())

@@ -450,6 +450,20 @@ async def import_run(handle: str, request: Request[Any, Any, Any]) -> Response[A
                         problem=r.problem, artifact=(result or {}).get("runId", ""))
 
 
+@get(f"{PREFIX}/h/{{handle:str}}/import/{{run_id:str}}/errors.csv", include_in_schema=False)
+async def import_errors(handle: str, run_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """The run's failed rows as CSV, fetched from the API with the session's token."""
+    d = Dash(request)
+    if not d.token:
+        return d.redirect(f"{PREFIX}/login")
+    r = await d.call("GET", f"{_h(handle)}/links/bulk-import/{quote(run_id, safe='')}/errors.csv")
+    if not r.ok:
+        return await d.page("error.html", status=r.status, problem=r.problem)
+    return Response(r.response.content, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{run_id}-errors.csv"',
+                             "X-Request-ID": r.request_id, "Cache-Control": "no-store"})
+
+
 @post(f"{PREFIX}/h/{{handle:str}}/health-check", include_in_schema=False, status_code=200)
 async def health_start(handle: str, request: Request[Any, Any, Any]) -> Response[Any]:
     d, form, refused = await _guard(request)
@@ -854,7 +868,7 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
 
 
 ROUTES = [static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_rollback,
-          link_preview, import_page, import_run, health_start, health_run, sites_page, deployment_page,
+          link_preview, import_page, import_run, import_errors, health_start, health_run, sites_page, deployment_page,
           deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page, intel_start,
           intel_run, files_page, file_upload, file_page, file_update, file_share, docs_page, docs_policy,
           docs_evaluate, support_page, support_report, operator_page, operator_escalate, operator_escalation_status]
