@@ -339,3 +339,20 @@ async def test_deployments_are_shared_with_v2(any_api: Api) -> None:
     assert out["data"]["status"] == "failed"
     r = await api.c.get(f"{v2}/{waiting}", headers=api.h.auth(api.alice))
     assert r.json()["status"] == "failed"
+
+
+async def test_concurrent_retries_deliver_once(any_api: Api) -> None:
+    import asyncio
+
+    api = any_api
+    api.transport.answers = [WebhookResponse(None, "timeout")]
+    rec = (await api.call("POST", "/publish/", api.alice, status=201, json={
+        "site_id": "acme", "content_id": "c", "destination": "webhook",
+        "config": {"url": "https://hooks.example.com/in"}}))["data"]
+    assert rec["status"] == "failed" and rec["error"] == "webhook not delivered: timeout"
+    path = f"{API}/publishing-records/{rec['id']}/retry/"
+    answers = await asyncio.gather(*(api.c.post(path, headers=api.h.auth(api.alice)) for _ in range(4)))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert [r.json()["data"]["status"] for r in answers] == ["published"] * 4
+    assert sum("Already published" in r.json()["message"] for r in answers) == 3
+    assert len(api.transport.calls) == 2

@@ -8,6 +8,7 @@ handle the caller cannot see is 404 (no cross-tenant existence oracle); reads ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -39,6 +40,8 @@ __all__ = ["PublishOutcome", "PublisherService", "SiteSummary", "collect"]
 T = TypeVar("T")
 _URL_MAX = 2048
 _ERROR_MAX = 2000
+_CONFIG_MAX = 64 * 1024
+_DESTINATION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 def collect(errors: list[FieldError], fn: Callable[..., T], *args: Any) -> T | None:
@@ -183,15 +186,43 @@ class PublisherService:
         return out
 
     # -- writes ---------------------------------------------------------------
-    def _destination(self, name: object) -> Destination:
+    def _destination_name(self, name: object) -> str:
+        """A record may name any destination (IGNY8 clients record their own publishes, e.g.
+        ``wordpress``); only the built-ins (:attr:`destinations`) can be delivered to."""
         if name is None or name == "":
             raise ValidationFailed(errors=[FieldError("destination", "required", "This field is required.")])
-        dest = self.destinations.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or not _DESTINATION_RE.match(name):
+            raise ValidationFailed(errors=[FieldError(
+                "destination", "invalid", "A destination is 1-40 lowercase letters, digits, `_` or `-`.")])
+        return name
+
+    def _deliverable(self, name: str) -> Destination:
+        dest = self.destinations.get(name)
         if dest is None:
             choices = ", ".join(sorted(self.destinations))
             raise ValidationFailed(errors=[FieldError(
-                "destination", "invalid_choice", f'"{name}" is not a valid choice; use one of: {choices}.')])
+                "destination", "invalid_choice",
+                f'"{name}" cannot be published to by this service; use one of: {choices}.')])
         return dest
+
+    def _clean_config(self, errors: list[FieldError], name: str | None, raw: Mapping[str, Any] | None,
+                      content: str | None, *, complete: bool) -> Mapping[str, Any] | None:
+        if name is None or raw is None:
+            return None
+        dest = self.destinations.get(name)
+        if dest is None:
+            if complete:
+                collect(errors, self._deliverable, name)
+                return None
+            if len(repr(raw)) > _CONFIG_MAX:
+                errors.append(FieldError("config", "invalid", "At most 64 KiB of settings."))
+                return None
+            return raw
+        try:
+            return dest.validate(raw, content, complete=complete)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+            return None
 
     async def create_record(self, uow: PublisherUoW, principal: Principal, data: Mapping[str, Any],
                             request_id: str | None = None) -> PublishingRecord:
@@ -200,7 +231,7 @@ class PublisherService:
         return record
 
     async def _new_record(self, uow: PublisherUoW, principal: Principal, data: Mapping[str, Any],
-                          request_id: str | None) -> tuple[PublishingRecord, HandleAccess]:
+                          request_id: str | None, *, deliver: bool = False) -> tuple[PublishingRecord, HandleAccess]:
         if not isinstance(data, Mapping):
             raise ValidationFailed(errors=[FieldError("non_field_errors", "invalid",
                                                       "Invalid data. Expected a dictionary.")])
@@ -209,12 +240,10 @@ class PublisherService:
         sector = collect(errors, validate_sector, data.get("sector_id"))
         content_id = collect(errors, validate_content_id, data.get("content_id"))
         title = collect(errors, validate_title, data.get("title"))
-        dest = collect(errors, self._destination, data.get("destination"))
+        dest = collect(errors, self._destination_name, data.get("destination"))
         raw_config = collect(errors, _config, data.get("config"))
         content = collect(errors, _opt_text, data.get("content"), "content", 10_000_000)
-        config = None
-        if dest is not None and raw_config is not None:
-            config = collect(errors, dest.validate, raw_config, content)
+        config = self._clean_config(errors, dest, raw_config, content, complete=deliver)
         if "status" in data and data["status"] not in (None, PublishStatus.PENDING.value):
             status = collect(errors, parse_status, data["status"])
             if status is not None:
@@ -224,13 +253,13 @@ class PublisherService:
             raise ValidationFailed(errors=errors)
         assert site_id is not None and dest is not None and config is not None
         access = await self.site_access(uow, principal, site_id, Action.SITES_WRITE, request_id)
-        check = getattr(dest, "check_access", None)
+        check = getattr(self.destinations.get(dest), "check_access", None)
         if check is not None:
             check(access, config)
         now = self.clock.now()
         record = PublishingRecord(
             id=self.ids.new("pub"), account_id=access.account_id, site_id=site_id,
-            sector_id=sector or "default", content_id=content_id or "", destination=dest.name,
+            sector_id=sector or "default", content_id=content_id or "", destination=dest,
             title=title or "", status=PublishStatus.PENDING, created_at=now, updated_at=now,
             config=dict(config), content=content)
         await uow.publishing.add(record)
@@ -282,11 +311,10 @@ class PublisherService:
                 changes["content"] = collect(errors, _opt_text, data["content"], "content", 10_000_000)
             if data.get("config") is not None:
                 raw = collect(errors, _config, data["config"])
-                if raw is not None:
-                    dest = self._destination(record.destination)
-                    new_config = collect(errors, dest.validate, raw, changes.get("content", record.content))
-                    if new_config is not None:
-                        changes["config"] = dict(new_config)
+                new_config = self._clean_config(errors, record.destination, raw,
+                                                changes.get("content", record.content), complete=False)
+                if new_config is not None:
+                    changes["config"] = dict(new_config)
         target = None
         if data.get("status") is not None:
             target = collect(errors, parse_status, data["status"])
@@ -322,7 +350,7 @@ class PublisherService:
         body names an existing record instead, which is then published like a retry."""
         if isinstance(data, Mapping) and data.get("publishing_record_id") is not None:
             return await self.retry(uow, principal, str(data["publishing_record_id"]), request_id)
-        record, access = await self._new_record(uow, principal, data, request_id)
+        record, access = await self._new_record(uow, principal, data, request_id, deliver=True)
         return PublishOutcome(await self._attempt(uow, access, record), attempted=True)
 
     async def retry(self, uow: PublisherUoW, principal: Principal, record_id: str,
@@ -338,12 +366,19 @@ class PublisherService:
 
     async def _attempt(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord) -> PublishingRecord:
         repo = uow.publishing
+        dest = self._deliverable(record.destination)
+        errors: list[FieldError] = []
+        self._clean_config(errors, record.destination, record.config, record.content, complete=True)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        check = getattr(dest, "check_access", None)
+        if check is not None:
+            check(access, record.config)
         claimed = transition(record, PublishStatus.PUBLISHING, self.clock.now())
         # Claim first: on PostgreSQL a concurrent retry blocks on this row and then finds the
         # version moved on, so the destination is called once per attempt, never twice.
         if not await repo.update(claimed, expected_version=record.version):
             raise Conflict("publish_in_progress", "Another request is publishing this record.")
-        dest = self._destination(record.destination)
         result = await dest.deliver(uow, access, claimed, claimed.content)
         now = self.clock.now()
         if result.ok:
