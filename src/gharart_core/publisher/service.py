@@ -351,7 +351,7 @@ class PublisherService:
         if isinstance(data, Mapping) and data.get("publishing_record_id") is not None:
             return await self.retry(uow, principal, str(data["publishing_record_id"]), request_id)
         record, access = await self._new_record(uow, principal, data, request_id, deliver=True)
-        return PublishOutcome(await self._attempt(uow, access, record), attempted=True)
+        return await self._attempt(uow, access, record)
 
     async def retry(self, uow: PublisherUoW, principal: Principal, record_id: str,
                     request_id: str | None = None) -> PublishOutcome:
@@ -362,9 +362,9 @@ class PublisherService:
             return PublishOutcome(record, attempted=False)
         if record.status is PublishStatus.PUBLISHING:
             raise InvalidTransition(record.status, PublishStatus.PUBLISHING)
-        return PublishOutcome(await self._attempt(uow, access, record), attempted=True)
+        return await self._attempt(uow, access, record)
 
-    async def _attempt(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord) -> PublishingRecord:
+    async def _attempt(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord) -> PublishOutcome:
         repo = uow.publishing
         dest = self._deliverable(record.destination)
         errors: list[FieldError] = []
@@ -378,6 +378,9 @@ class PublisherService:
         # Claim first: on PostgreSQL a concurrent retry blocks on this row and then finds the
         # version moved on, so the destination is called once per attempt, never twice.
         if not await repo.update(claimed, expected_version=record.version):
+            current = await repo.get(record.id)
+            if current is not None and current.status is PublishStatus.PUBLISHED:
+                return PublishOutcome(current, attempted=False)  # a concurrent retry got there first
             raise Conflict("publish_in_progress", "Another request is publishing this record.")
         result = await dest.deliver(uow, access, claimed, claimed.content)
         now = self.clock.now()
@@ -389,4 +392,4 @@ class PublisherService:
             raise Conflict("publish_in_progress", "Another request is publishing this record.")
         await audit(uow, self.clock, self.ids, access, f"publisher.record.{final.status.value}", record.id,
                     before=record.version, after=final.version, detail=final.error)
-        return final
+        return PublishOutcome(final, attempted=True)
