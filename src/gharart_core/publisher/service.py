@@ -9,9 +9,9 @@ handle the caller cannot see is 404 (no cross-tenant existence oracle); reads ne
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -34,23 +34,13 @@ from .model import (
 )
 from .ports import Destination, PublisherUoW
 from .tenancy import TenantScope, list_scope
+from .validation import collect, config_object, opt_text, opt_url, site_id_field
 
-__all__ = ["PublishOutcome", "PublisherService", "SiteSummary", "collect"]
+__all__ = ["PublishOutcome", "PublisherService", "SiteSummary"]
 
-T = TypeVar("T")
-_URL_MAX = 2048
 _ERROR_MAX = 2000
 _CONFIG_MAX = 64 * 1024
 _DESTINATION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
-
-
-def collect(errors: list[FieldError], fn: Callable[..., T], *args: Any) -> T | None:
-    """Run one field validator, keeping its field errors so every bad field is reported at once."""
-    try:
-        return fn(*args)
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-        return None
 
 
 @attrs.frozen
@@ -66,42 +56,6 @@ class SiteSummary:
     counts: Mapping[str, int]
     total: int
     last_published_at: datetime | None
-
-
-def _opt_url(value: object, field: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if (not isinstance(value, str) or len(value) > _URL_MAX or not value.startswith(("http://", "https://"))
-            or any(ord(c) < 33 for c in value)):
-        raise ValidationFailed(errors=[FieldError(field, "invalid_url", "Enter a valid URL.")])
-    return value
-
-
-def _opt_text(value: object, field: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed(errors=[FieldError(field, "invalid", "Not a valid string.")])
-    if len(value) > limit:
-        raise ValidationFailed(errors=[FieldError(field, "max_length",
-                                                  f"Ensure this field has no more than {limit} characters.")])
-    return value
-
-
-def _config(value: object) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationFailed(errors=[FieldError("config", "invalid", "Expected an object.")])
-    return value
-
-
-def _site_id(value: object) -> str:
-    if value is None or value == "":
-        raise ValidationFailed(errors=[FieldError("site_id", "required", "This field is required.")])
-    if not isinstance(value, str):
-        raise ValidationFailed(errors=[FieldError("site_id", "invalid", "Not a valid string.")])
-    return value
 
 
 class PublisherService:
@@ -236,13 +190,13 @@ class PublisherService:
             raise ValidationFailed(errors=[FieldError("non_field_errors", "invalid",
                                                       "Invalid data. Expected a dictionary.")])
         errors: list[FieldError] = []
-        site_id = collect(errors, _site_id, data.get("site_id"))
+        site_id = collect(errors, site_id_field, data.get("site_id"))
         sector = collect(errors, validate_sector, data.get("sector_id"))
         content_id = collect(errors, validate_content_id, data.get("content_id"))
         title = collect(errors, validate_title, data.get("title"))
         dest = collect(errors, self._destination_name, data.get("destination"))
-        raw_config = collect(errors, _config, data.get("config"))
-        content = collect(errors, _opt_text, data.get("content"), "content", 10_000_000)
+        raw_config = collect(errors, config_object, data.get("config"))
+        content = collect(errors, opt_text, data.get("content"), "content", 10_000_000)
         config = self._clean_config(errors, dest, raw_config, content, complete=deliver)
         if "status" in data and data["status"] not in (None, PublishStatus.PENDING.value):
             status = collect(errors, parse_status, data["status"])
@@ -297,9 +251,9 @@ class PublisherService:
         if "sector_id" in data:
             changes["sector_id"] = collect(errors, validate_sector, data["sector_id"])
         if "external_url" in data:
-            changes["external_url"] = collect(errors, _opt_url, data["external_url"], "external_url")
+            changes["external_url"] = collect(errors, opt_url, data["external_url"], "external_url")
         if "error" in data:
-            changes["error"] = collect(errors, _opt_text, data["error"], "error", _ERROR_MAX)
+            changes["error"] = collect(errors, opt_text, data["error"], "error", _ERROR_MAX)
         mutable_content = record.status is not PublishStatus.PUBLISHED
         for name in ("content_id", "content", "config"):
             if name in data and data[name] is not None and not mutable_content:
@@ -308,9 +262,9 @@ class PublisherService:
             if data.get("content_id") is not None:
                 changes["content_id"] = collect(errors, validate_content_id, data["content_id"])
             if "content" in data:
-                changes["content"] = collect(errors, _opt_text, data["content"], "content", 10_000_000)
+                changes["content"] = collect(errors, opt_text, data["content"], "content", 10_000_000)
             if data.get("config") is not None:
-                raw = collect(errors, _config, data["config"])
+                raw = collect(errors, config_object, data["config"])
                 new_config = self._clean_config(errors, record.destination, raw,
                                                 changes.get("content", record.content), complete=False)
                 if new_config is not None:
