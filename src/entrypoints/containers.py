@@ -153,7 +153,7 @@ class Container(containers.DeclarativeContainer):
 
     # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
     publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
-                                            fetcher)
+                                            fetcher, settings.provided.extra)
     deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
                                                      publisher_service, sites_service)
 

@@ -7,19 +7,34 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["deployment_records_service_for", "publisher_service_for", "webhook_transport"]
+__all__ = ["deployment_records_service_for", "publisher_service_for", "webhook_timeout", "webhook_transport"]
 
 
-def publisher_service_for(clock: Any, ids: Any, identity: Any, sites: Any, fetcher: Any) -> Any:
+DEFAULT_WEBHOOK_TIMEOUT_S = 10.0
+
+
+def webhook_timeout(env: Mapping[str, str] | None) -> float:
+    """``GHARART_PUBLISHER_WEBHOOK_TIMEOUT_S`` (default 10, between 0.5 and 60 seconds)."""
+    raw = (env or {}).get("GHARART_PUBLISHER_WEBHOOK_TIMEOUT_S")
+    try:
+        value = float(raw) if raw else DEFAULT_WEBHOOK_TIMEOUT_S
+    except ValueError:
+        value = DEFAULT_WEBHOOK_TIMEOUT_S
+    return min(60.0, max(0.5, value))
+
+
+def publisher_service_for(clock: Any, ids: Any, identity: Any, sites: Any, fetcher: Any,
+                          env: Mapping[str, str] | None = None) -> Any:
     """The container's ``publisher_service``: destinations ``site`` (through the sites service)
     and ``webhook`` (through the shared SSRF-guarded fetcher)."""
     from gharart_core.publisher.destinations import FetcherTransport, SiteDestination, WebhookDestination
     from gharart_core.publisher.service import PublisherService
     from gharart_core.publisher.sites_bridge import SitesBridge
 
+    timeout = webhook_timeout(env)
     return PublisherService(clock, ids, identity, {
         "site": SiteDestination(SitesBridge(sites)),
-        "webhook": WebhookDestination(webhook_transport(fetcher, FetcherTransport)),
+        "webhook": WebhookDestination(webhook_transport(fetcher, FetcherTransport, timeout=timeout)),
     })
 
 
@@ -39,17 +54,17 @@ def _accepts_body(fetcher: Any) -> bool:
     return "body" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def webhook_transport(fetcher: Any, fetcher_transport: Any) -> Any:
+def webhook_transport(fetcher: Any, fetcher_transport: Any, *, timeout: float = DEFAULT_WEBHOOK_TIMEOUT_S) -> Any:
     """The webhook transport for the container's fetcher: the ``Fetcher`` port itself when it can
     send a body; for the httpx fetcher (GET/HEAD checks only) a POST through the same SSRF guard
     (its per-hop check and address pinning); for scripted fakes, their ``fetch`` without a body."""
     if fetcher is None:
         return _NoFetcher()
     if _accepts_body(fetcher):
-        return fetcher_transport(fetcher)
+        return fetcher_transport(fetcher, timeout=timeout)
     if hasattr(fetcher, "_target") and hasattr(fetcher, "_client"):
-        return _GuardedPost(fetcher)
-    return fetcher_transport(fetcher, send_body=False)
+        return _GuardedPost(fetcher, timeout)
+    return fetcher_transport(fetcher, timeout=timeout, send_body=False)
 
 
 class _GuardedPost:
