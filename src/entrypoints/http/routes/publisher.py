@@ -103,8 +103,6 @@ def render_summary(s: SiteSummary, deployments: Mapping[str, Any] | None) -> dic
     }
 
 
-
-
 def _publisher(ctx: RequestContext) -> Any:
     return ctx.container.publisher_service()
 
