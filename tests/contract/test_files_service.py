@@ -285,3 +285,20 @@ async def test_purge_after_retention(env: Env):
     assert await env.service.purge() == 1
     assert env.store.objects == {}
     assert await env.service.purge() == 0
+
+
+async def test_filesystem_store_keeps_nothing_from_refused_uploads(env: Env, tmp_path):
+    from adapters.objectstore.filesystem import FilesystemObjectStore
+
+    store = FilesystemObjectStore(tmp_path / "objects", fsync=False)
+    env.service.store = store
+    with pytest.raises(TooLarge):
+        await env.upload(b"x" * 1001, chunk=100)
+    with pytest.raises(ValidationFailed):
+        await env.upload(b"%PDF-1.7" + b"x" * 600, ctype="image/png", chunk=100)
+    with pytest.raises(ValidationFailed):
+        await env.upload(b"ok", mode="nope")
+    leftovers = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    assert leftovers == []
+    f = await env.upload(b"kept", chunk=2)
+    assert await store.get_bytes(f.object_key) == b"kept"
