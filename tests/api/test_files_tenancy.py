@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("entrypoints.harness")
 
-from entrypoints.harness import ALL_SCOPES  # noqa: E402
+from entrypoints.harness import ALL_SCOPES
 
 
 async def test_files_tenancy_matrix(harness):
