@@ -217,8 +217,9 @@ async def test_store_failure_mid_upload_leaves_no_record(env: Env):
             raise Boom()
 
     env.store.put_stream = failing_put  # type: ignore[method-assign]
-    with pytest.raises(Boom):
+    with pytest.raises(DomainError) as e:
         await env.upload(b"abc")
+    assert e.value.code == "object_store_unavailable" and isinstance(e.value.__cause__, Boom)
     async with env.make(write=False) as uow:
         assert (await env.service.list_files(uow, access())).items == []
 
