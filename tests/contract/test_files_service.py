@@ -303,3 +303,17 @@ async def test_filesystem_store_keeps_nothing_from_refused_uploads(env: Env, tmp
     assert leftovers == []
     f = await env.upload(b"kept", chunk=2)
     assert await store.get_bytes(f.object_key) == b"kept"
+
+
+async def test_repeated_tag_fields_add_up(env: Env):
+    async def one():
+        yield b"x"
+
+    async def parts():
+        yield UploadField("tags", "q4")
+        yield UploadField("tags", "kits, q4")
+        yield UploadFile("file", "a.txt", "text/plain", one())
+
+    async with env.make() as uow:
+        f = await env.service.upload(uow, access(), parts())
+    assert f.tags == ("q4", "kits")

@@ -181,7 +181,10 @@ class FilesService:
         try:
             async for part in parts:
                 if isinstance(part, UploadField):
-                    if part.name in _UPLOAD_FIELDS and part.name not in fields:
+                    if part.name == "tags" and "tags" in fields:  # repeated `-F tags=a -F tags=b`
+                        fields["tags"] = f"{fields['tags']},{part.value}"
+                        self._check_fields({"tags": fields["tags"]})
+                    elif part.name in _UPLOAD_FIELDS and part.name not in fields:
                         fields[part.name] = part.value
                         self._check_fields({part.name: part.value})  # fail before any byte is stored
                     continue
