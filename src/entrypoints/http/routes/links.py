@@ -32,7 +32,7 @@ __all__ = ["FAST_PATHS", "ROUTES", "render_link", "render_version"]
 BASE = "/v2/handles/{handle:str}/links"
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson")
-MAX_IMPORT_BYTES = int(os.environ.get("GHARART_MAX_IMPORT_BYTES", str(1024 * 1024 * 1024)))
+DEFAULT_MAX_IMPORT_BYTES = 1024**3
 EXPORT_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery", "version",
                   "updatedAt", "health")
 
@@ -204,12 +204,13 @@ async def _spool(ctx: RequestContext) -> tuple[str, int]:
     """Write the body to a temporary file (never whole in memory); return its path and line count."""
     fd, path = tempfile.mkstemp(prefix="gharart-import-", suffix=".part")
     size = lines = 0
+    limit = int(ctx.settings.extra.get("GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
     try:
         with os.fdopen(fd, "wb") as fh:
             async for chunk in ctx.request.stream():
                 size += len(chunk)
-                if size > MAX_IMPORT_BYTES:
-                    raise TooLarge("body_too_large", f"An import is at most {MAX_IMPORT_BYTES} bytes.")
+                if size > limit:
+                    raise TooLarge("body_too_large", f"An import is at most {limit} bytes.")
                 lines += chunk.count(b"\n")
                 fh.write(chunk)
     except BaseException:
