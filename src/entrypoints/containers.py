@@ -25,10 +25,11 @@ from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from gharart_core.sites.service import SitesLimits, SitesService
 
 from .settings import Settings
 
-__all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
+__all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
 
 
 def sql_uow_factory(db: Database) -> Callable[..., SqlUnitOfWork]:
@@ -83,14 +84,14 @@ def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any
                         health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
 
 
-def _links_provider(uow_factory: Any) -> Any:
-    # declared per adapter set: a base-class provider cannot see the subclass's uow_factory
-    return providers.Singleton(links_service_for, Container.settings, Container.clock, Container.ids,
-                               uow_factory, Container.jobs, Container.fetcher)
-
-
 class Container(containers.DeclarativeContainer):
-    """Provider names shared by every adapter set."""
+    """Services and the gateway placeholders every adapter set fills.
+
+    ``uow_factory``, ``object_store`` and ``mailer`` are ``Dependency`` providers: the build
+    functions below override them with an adapter set's gateways (``SqlGateways`` or
+    ``MemoryGateways``), and every service declared here sees the override. Services are
+    declared once, here; swapping storage is a settings change.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Any] = providers.Singleton(SystemClock)
@@ -100,38 +101,64 @@ class Container(containers.DeclarativeContainer):
     object_store: providers.Provider[Any] = providers.Dependency()
     mailer: providers.Provider[Any] = providers.Dependency()
     jobs: providers.Provider[Any] = providers.Singleton(InProcessJobRunner)
+    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
 
     identity_service = providers.Singleton(
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
-    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
+
+    links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
+
+    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
+    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+    sites_service = providers.Singleton(
+        SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
+        replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
+        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
 
 
-class SqlContainer(Container):
-    database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
+class SqlGateways(containers.DeclarativeContainer):
+    """The embedded default and scale-out adapter set: SQL + filesystem/S3 + .eml outbox or SMTP."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    database = providers.Singleton(Database, url=settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
-    links_service = _links_provider(uow_factory)
-    object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
-    mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store)
+    mailer = providers.Singleton(mailer_from_settings, settings)
 
 
-class MemoryContainer(Container):
+class MemoryGateways(containers.DeclarativeContainer):
+    """The harness's adapter set: everything in process memory."""
+
     state = providers.Singleton(MemoryState)
     uow_factory = providers.Singleton(memory_uow_factory, state)
-    links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(MemoryObjectStore)
     mailer = providers.Singleton(MemoryOutbox)
 
 
-def build_container(settings: Settings | None = None) -> SqlContainer:
+GATEWAY_NAMES = ("uow_factory", "object_store", "mailer")
+
+
+def _wire(container: Any, gateways: Any, extra: tuple[str, ...]) -> Any:
+    for name in GATEWAY_NAMES:
+        getattr(container, name).override(getattr(gateways, name))
+    for name in extra:
+        setattr(container, name, getattr(gateways, name))
+    container.gateways = providers.Object(gateways)
+    return container
+
+
+def build_container(settings: Settings | None = None) -> Any:
+    """The service's container: SQL (SQLite or PostgreSQL) and the configured object store."""
     settings = settings or Settings.from_env()
-    return SqlContainer(settings=settings)
+    return _wire(Container(settings=settings), SqlGateways(settings=settings), ("database",))
 
 
-def build_memory_container(settings: Settings | None = None, **overrides: Any) -> MemoryContainer:
+def build_memory_container(settings: Settings | None = None, **overrides: Any) -> Any:
+    """The harness's container: memory adapters; ``overrides`` replace providers by name."""
     settings = settings or Settings(data_dir=Path("/nonexistent"), object_store="memory://", auto_migrate=False)
-    container = MemoryContainer(settings=settings)
+    container = _wire(Container(settings=settings), MemoryGateways(), ("state",))
     for name, value in overrides.items():
         getattr(container, name).override(providers.Object(value))
     return container

@@ -1,7 +1,399 @@
-"""HTTP routes for the sites area."""
+"""HTTP routes of the sites area: deployments, blobs, preview, promote/rollback, site mode,
+function bindings, the site resource and the public profile routes (SPEC §5, A.3)."""
 
 from __future__ import annotations
 
+import urllib.parse
+from collections.abc import Sequence
 from typing import Any
 
-ROUTES: list[Any] = []
+from litestar import Response, get, patch, post, put, route
+from litestar.params import Parameter
+
+from gharart_core.shared.errors import BadRequest, NotFound
+from gharart_core.sites.archive import ARCHIVE_TYPES
+from gharart_core.sites.model import Deployment, FunctionBinding, ServedPage, Site, Submission
+
+from ..context import RequestContext
+from ..hosts import make_host_fast_path
+from ..render import parse_limit, ts
+
+__all__ = ["FAST_PATHS", "ROUTES", "render_binding", "render_deployment", "render_site"]
+
+BASE = "/v2/handles/{handle:str}"
+_BAD_RAW = (b"%2f", b"%5c", b"%2e", b"%00", b"%c0", b"%c1", b"%e0%80", b"%25")
+MAX_FORM_BYTES = 1024 * 1024
+
+
+def render_site(site: Site, svc: Any) -> dict[str, Any]:
+    hosts = []
+    for h in svc.site_hostnames(site):
+        item: dict[str, Any] = {"hostname": h.hostname, "kind": h.kind, "verified": h.verified}
+        if h.kind == "custom" and not h.verified:
+            item["verificationToken"] = h.verification_token
+        hosts.append(item)
+    return {
+        "handle": site.handle,
+        "mode": site.mode,
+        "modeVersion": site.mode_version,
+        "liveDeploymentId": site.live_deployment_id,
+        "hostnames": hosts,
+        "requireReplayGate": site.require_replay_gate,
+        "redirectUrl": site.redirect_url,
+    }
+
+
+def render_binding(b: FunctionBinding) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "deploymentId": b.deployment_id,
+        "route": b.route,
+        "function": b.function,
+        "config": dict(b.config),
+        "createdAt": ts(b.created_at),
+    }
+
+
+def render_submission(s: Submission) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "bindingId": s.binding_id,
+        "deploymentId": s.deployment_id,
+        "receivedAt": ts(s.received_at),
+        "contentType": s.content_type,
+        "fields": dict(s.fields),
+    }
+
+
+def render_deployment(
+    dep: Deployment, bindings: Sequence[FunctionBinding], live_id: str | None, base_url: str
+) -> dict[str, Any]:
+    return {
+        "id": dep.id,
+        "handle": dep.handle,
+        "status": dep.status.value,
+        "manifest": {
+            p: {"sha256": e.sha256, "size": e.size, "contentType": e.content_type}
+            for p, e in sorted(dep.manifest.items())
+        },
+        "functionBindings": [render_binding(b) for b in bindings],
+        "message": dep.message,
+        "createdBy": dep.created_by,
+        "createdAt": ts(dep.created_at),
+        "deployedAt": ts(dep.deployed_at),
+        "previewUrl": f"{base_url}/v2/handles/{dep.handle}/site-deployments/{dep.id}/preview",
+        "live": dep.id == live_id and live_id is not None,
+        "missingBlobs": len(dep.missing),
+        "fileCount": len(dep.manifest),
+        "reason": dep.failed_reason,
+        "previewedAt": ts(dep.previewed_at),
+        "source": dep.source,
+    }
+
+
+def _svc(ctx: RequestContext) -> Any:
+    return ctx.container.sites_service()
+
+
+async def _dep_json(ctx: RequestContext, access: Any, dep_id: str, **extra: Any) -> dict[str, Any]:
+    dep, bindings, site = await _svc(ctx).get_deployment(ctx.uow, access, dep_id)
+    out = render_deployment(dep, bindings, site.live_deployment_id, ctx.base_url)
+    out.update(extra)
+    return out
+
+
+# -- deployments ---------------------------------------------------------------
+@post(f"{BASE}/site-deployments", status_code=201, tags=["sites"])
+async def create_deployment(
+    handle: str, ctx: RequestContext, message: str | None = Parameter(query="message", default=None)
+) -> Response[Any]:
+    """Create a deployment from a JSON manifest (answers `required` digests) or a zip/tar archive."""
+    access = await ctx.access(handle)
+    svc = _svc(ctx)
+    ctype = (ctx.request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype in ARCHIVE_TYPES:
+        data = await ctx.body_bytes(max_bytes=svc.limits.max_archive_bytes)
+        dep, required = await svc.create_from_archive(ctx.uow, access, data, ctype, message)
+    else:
+        dep, required = await svc.create_deployment(ctx.uow, access, await ctx.json())
+    await ctx.quota(handle, "deployments", 1)
+    body = await _dep_json(ctx, access, dep.id, required=required)
+    return ctx.respond(
+        body, 201, headers={"Location": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{dep.id}"}
+    )
+
+
+@get(f"{BASE}/site-deployments", tags=["sites"])
+async def list_deployments(
+    handle: str,
+    ctx: RequestContext,
+    limit: str | None = Parameter(query="limit", default=None),
+    cursor: str | None = Parameter(query="cursor", default=None),
+) -> Response[Any]:
+    """Deployments, newest first, with `live` and `missingBlobs`."""
+    access = await ctx.access(handle)
+    svc = _svc(ctx)
+    pg, site = await svc.list_deployments(ctx.uow, access, cursor=cursor, limit=parse_limit(limit))
+    items = []
+    for dep in pg.items:
+        bindings = await svc.bindings_of(ctx.uow, dep.id)
+        items.append(render_deployment(dep, bindings, site.live_deployment_id, ctx.base_url))
+    return ctx.respond({"items": items, "nextCursor": pg.next_cursor})
+
+
+@get(f"{BASE}/site-deployments/{{deployment_id:str}}", tags=["sites"])
+async def get_deployment(handle: str, deployment_id: str, ctx: RequestContext) -> Response[Any]:
+    """One deployment with its manifest and function bindings."""
+    access = await ctx.access(handle)
+    return ctx.respond(await _dep_json(ctx, access, deployment_id))
+
+
+@put(f"{BASE}/site-deployments/{{deployment_id:str}}/files/{{sha256:str}}", tags=["sites"])
+async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: RequestContext) -> Response[Any]:
+    """Upload one blob; the digest is verified while streaming. Completes waiting deployments."""
+    access = await ctx.access(handle)
+    svc = _svc(ctx)
+    declared = ctx.request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > svc.limits.max_blob_bytes:
+        from gharart_core.shared.errors import TooLarge
+
+        raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
+    dep = await svc.upload_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+    return ctx.respond(await _dep_json(ctx, access, dep.id, required=sorted(dep.missing)))
+
+
+@post(f"{BASE}/site-deployments/{{deployment_id:str}}/promote", status_code=200, tags=["sites"])
+async def promote(handle: str, deployment_id: str, ctx: RequestContext) -> Response[Any]:
+    """Move the live pointer to this deployment (`expectedLiveDeploymentId` guards stale context)."""
+    access = await ctx.access(handle)
+    body = await ctx.json(required=False)
+    dep, site, previous = await _svc(ctx).promote(ctx.uow, access, deployment_id, body)
+    return ctx.respond(
+        await _dep_json(
+            ctx,
+            access,
+            dep.id,
+            previousLiveDeploymentId=previous.id if previous else None,
+            site=render_site(site, _svc(ctx)),
+        )
+    )
+
+
+@post(f"{BASE}/site-deployments/rollback", status_code=200, tags=["sites"])
+async def rollback(handle: str, ctx: RequestContext) -> Response[Any]:
+    """`{targetDeploymentId, expectedLiveDeploymentId, reason}`: the old live becomes rolled_back."""
+    access = await ctx.access(handle)
+    body = await ctx.json()
+    dep, site, previous = await _svc(ctx).rollback(ctx.uow, access, body)
+    return ctx.respond(
+        await _dep_json(
+            ctx,
+            access,
+            dep.id,
+            previousLiveDeploymentId=previous.id if previous else None,
+            site=render_site(site, _svc(ctx)),
+        )
+    )
+
+
+# -- preview -------------------------------------------------------------------
+def _check_raw_path(ctx: RequestContext) -> None:
+    raw = ctx.request.scope.get("raw_path") or b""
+    low = bytes(raw).lower()
+    if any(m in low for m in _BAD_RAW) or b"\\" in low or b"//" in low.split(b"?")[0][1:]:
+        raise BadRequest("invalid_path", "Encoded separators and traversal are not allowed in paths.")
+
+
+def _page_response(page: ServedPage, method: str) -> Response[Any]:
+    body = b"" if method == "HEAD" or page.status == 304 else page.body
+    headers = dict(page.headers)
+    return Response(content=body, status_code=page.status, media_type=page.content_type, headers=headers)
+
+
+async def _preview(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
+    _check_raw_path(ctx)
+    access = await ctx.access(handle)
+    svc = _svc(ctx)
+    req = ctx.request
+    page = await svc.preview(
+        ctx.uow,
+        access,
+        deployment_id,
+        path,
+        if_none_match=req.headers.get("if-none-match"),
+        method=req.method,
+        query=req.scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple(req.headers.items()),
+    )
+    async with ctx.rt.uow_factory(write=True) as uow:
+        await svc.record_preview(uow, handle, deployment_id)
+        await uow.commit()
+    return _page_response(page, req.method)
+
+
+@route(f"{BASE}/site-deployments/{{deployment_id:str}}/preview", http_method=["GET", "HEAD"], tags=["sites"])
+async def preview_root(handle: str, deployment_id: str, ctx: RequestContext) -> Response[Any]:
+    """Serve the deployment's index.html whether or not it is live (`X-Robots-Tag: noindex`)."""
+    return await _preview(handle, deployment_id, "", ctx)
+
+
+@route(
+    f"{BASE}/site-deployments/{{deployment_id:str}}/preview/{{path:path}}",
+    http_method=["GET", "HEAD"],
+    tags=["sites"],
+)
+async def preview_path(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
+    """Serve one file of the deployment (directories map to index.html)."""
+    return await _preview(handle, deployment_id, path, ctx)
+
+
+# -- site and site mode ----------------------------------------------------------
+@get(f"{BASE}/site", tags=["sites"])
+async def get_site(handle: str, ctx: RequestContext) -> Response[Any]:
+    """The handle's site: mode, live deployment, hostnames, replay gate."""
+    access = await ctx.access(handle)
+    site = await _svc(ctx).get_site(ctx.uow, access)
+    return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
+
+
+@patch(f"{BASE}/site", tags=["sites"])
+async def patch_site(handle: str, ctx: RequestContext) -> Response[Any]:
+    """Admin: `requireReplayGate`, custom `hostnames`."""
+    access = await ctx.access(handle)
+    site = await _svc(ctx).patch_site(ctx.uow, access, await ctx.json())
+    return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
+
+
+@put(f"{BASE}/site-mode", tags=["sites"])
+async def put_site_mode(handle: str, ctx: RequestContext) -> Response[Any]:
+    """`{mode, expectedModeVersion, message, redirectUrl?}`; effective on the very next request."""
+    access = await ctx.access(handle)
+    body = await ctx.json()
+    site = await _svc(ctx).set_mode(ctx.uow, access, body, ctx.if_match())
+    return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
+
+
+# -- function bindings -------------------------------------------------------------
+@post(f"{BASE}/function-bindings", status_code=201, tags=["sites"])
+async def create_binding(handle: str, ctx: RequestContext) -> Response[Any]:
+    """`{route, function, config, deploymentId?}`: a binding belongs to one release."""
+    access = await ctx.access(handle)
+    binding, dep = await _svc(ctx).add_binding(ctx.uow, access, await ctx.json())
+    out = render_binding(binding)
+    out["deploymentStatus"] = dep.status.value
+    return ctx.respond(out, 201)
+
+
+@get(f"{BASE}/function-bindings", tags=["sites"])
+async def list_bindings(
+    handle: str,
+    ctx: RequestContext,
+    deployment_id: str | None = Parameter(query="deploymentId", default=None),
+    limit: str | None = Parameter(query="limit", default=None),
+    cursor: str | None = Parameter(query="cursor", default=None),
+) -> Response[Any]:
+    """Bindings, newest first; `?deploymentId=` narrows to one release."""
+    access = await ctx.access(handle)
+    pg = await _svc(ctx).list_bindings(
+        ctx.uow, access, deployment_id=deployment_id, cursor=cursor, limit=parse_limit(limit)
+    )
+    return ctx.respond({"items": [render_binding(b) for b in pg.items], "nextCursor": pg.next_cursor})
+
+
+@get(f"{BASE}/function-bindings/{{binding_id:str}}/submissions", tags=["sites"])
+async def list_submissions(
+    handle: str,
+    binding_id: str,
+    ctx: RequestContext,
+    limit: str | None = Parameter(query="limit", default=None),
+    cursor: str | None = Parameter(query="cursor", default=None),
+) -> Response[Any]:
+    """Form-capture submissions of one binding, newest first."""
+    access = await ctx.access(handle)
+    pg = await _svc(ctx).list_submissions(
+        ctx.uow, access, binding_id, cursor=cursor, limit=parse_limit(limit)
+    )
+    return ctx.respond({"items": [render_submission(s) for s in pg.items], "nextCursor": pg.next_cursor})
+
+
+# -- public profile routes ------------------------------------------------------------
+async def serve_profile(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
+    """Shared by /profiles/... and host-based requests (see entrypoints/http/hosts.py)."""
+    _check_raw_path(ctx)
+    ctx.st.handle = handle if len(handle) <= 40 else None
+    req = ctx.request
+    method = req.method
+    body = await ctx.body_bytes(max_bytes=MAX_FORM_BYTES) if method == "POST" else b""
+
+    async def viewer() -> bool | None:
+        principal = await ctx.optional_principal()
+        if principal is None:
+            return None
+        async with ctx.rt.uow_factory(write=False) as uow:
+            try:
+                access = await ctx.rt.identity.resolve(uow, principal, handle, ctx.request_id)
+            except NotFound:
+                return False
+        return access.role is not None or principal.is_operator
+
+    page = await _svc(ctx).serve_profile(
+        ctx.uow,
+        handle,
+        urllib.parse.unquote(path) if "%" in path else path,
+        method=method,
+        query=req.scope.get("query_string", b"").decode("latin-1"),
+        headers=tuple(req.headers.items()),
+        body=body,
+        if_none_match=req.headers.get("if-none-match"),
+        viewer=viewer,
+    )
+    return _page_response(page, method)
+
+
+@route(
+    "/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
+)
+async def profile_index(handle: str, ctx: RequestContext) -> Response[Any]:
+    """The public site's home page: site mode, then bound functions, then the live files."""
+    return await serve_profile(handle, "index.html", ctx)
+
+
+@route(
+    "/profiles/{handle:str}",
+    http_method=["GET", "HEAD"],
+    tags=["profiles"],
+    security=[],
+    include_in_schema=False,
+)
+async def profile_bare(handle: str, ctx: RequestContext) -> Response[Any]:
+    return await serve_profile(handle, "", ctx)
+
+
+@route(
+    "/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
+)
+async def profile_path(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
+    """Any path of the public site (`ETag`, `If-None-Match`, `X-Gharart-Deployment`)."""
+    return await serve_profile(handle, path, ctx)
+
+
+ROUTES: list[Any] = [
+    create_deployment,
+    list_deployments,
+    get_deployment,
+    upload_blob,
+    promote,
+    rollback,
+    preview_root,
+    preview_path,
+    get_site,
+    patch_site,
+    put_site_mode,
+    create_binding,
+    list_bindings,
+    list_submissions,
+    profile_index,
+    profile_bare,
+    profile_path,
+]
+FAST_PATHS: list[Any] = [make_host_fast_path]
