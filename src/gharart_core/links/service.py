@@ -6,6 +6,7 @@ joins them so callers see one service.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -87,7 +88,7 @@ def _version_value(v: LinkVersion, field: str) -> Any:
             "forwardQuery": v.forward_query, "tags": v.tags}[field]
 
 
-def diff_versions(a: LinkVersion, b: LinkVersion) -> list[tuple[str, Any, Any]]:
+def diff_versions(a: LinkVersion, b: LinkVersion) -> builtins.list[tuple[str, Any, Any]]:
     """(field, before, after) for every versioned field that differs from ``a`` to ``b``."""
     return [(f, _version_value(a, f), _version_value(b, f)) for f in DIFF_FIELDS
             if _version_value(a, f) != _version_value(b, f)]
@@ -264,7 +265,7 @@ class LinksService(ImportMixin, HealthMixin):
         return Page(rows[:lim], nxt)
 
     async def diff(self, uow: LinksUoW, access: HandleAccess, slug: str,
-                   spec: str) -> tuple[int, int, list[tuple[str, Any, Any]]]:
+                   spec: str) -> tuple[int, int, builtins.list[tuple[str, Any, Any]]]:
         authorize(access, Action.LINKS_READ)
         a_text, sep, b_text = spec.partition("..")
         if not sep or not a_text.isdigit() or not b_text.isdigit():
