@@ -15,6 +15,7 @@ from ..identity.model import HandleAccess
 from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.errors import FieldError, NotFound, ValidationFailed
+from ..shared.ids import is_valid_id
 from .importing import (
     IMPORT_MODES,
     CsvRowParser,
@@ -233,16 +234,16 @@ class ImportMixin:
         await uow.links.save_batch(list(new.values()), list(changed.values()), versions)
 
     def _fail(self, run: ImportRun, raw: RawRow, out: _Outcomes, code: str, message: str) -> None:
-        slug = raw.cell("slug").strip()
-        out.add(RowOutcome(raw.row, slug, "failed", code, message))
+        slug = _clean(raw.cell("slug").strip(), 256)
+        out.add(RowOutcome(raw.row, slug, "failed", code, _clean(message, 500)))
         out.errors.append(ImportRowError(
-            run_id=run.id, row=raw.row, slug=slug, code=code, message=message,
-            destination=raw.cell("destination"), tags=raw.cell("tags"), rules=raw.cell("rules"),
-            redirect_status=raw.cell("redirectStatus")))
+            run_id=run.id, row=raw.row, slug=slug, code=code, message=_clean(message, 500),
+            destination=_clean(raw.cell("destination"), 4096), tags=_clean(raw.cell("tags"), 4096),
+            rules=_clean(raw.cell("rules"), 65536), redirect_status=_clean(raw.cell("redirectStatus"), 64)))
 
     async def get_import_run(self, uow: LinksUoW, access: HandleAccess, run_id: str) -> ImportRun:
         authorize(access, Action.LINKS_READ)
-        run = await uow.links.get_import_run(access.handle, run_id)
+        run = await uow.links.get_import_run(access.handle, run_id) if is_valid_id(run_id, "run") else None
         if run is None:
             raise NotFound("run_not_found", f"Import run `{run_id}` was not found.")
         return run
@@ -281,6 +282,11 @@ class ImportMixin:
             if len(page) < page_size:
                 return
             after = page[-1].slug
+
+
+def _clean(text: str, limit: int) -> str:
+    """Cells are kept for errors.csv as sent, minus NUL (no database stores it) and bounded."""
+    return text.replace("\x00", "\ufffd")[:limit]
 
 
 class _BatchState:
