@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
-__all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "validate_destination"]
+__all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "normalise_destination", "validate_destination"]
 
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
@@ -70,6 +70,13 @@ def validate_destination(url: str) -> str:
     if m is not None and len(m.group(1)) <= 253 and (m.group(2) is None or 0 < int(m.group(2)) <= 65535) \
             and "[" not in url and "]" not in url:
         return url
+    return normalise_destination(url)
+
+
+def normalise_destination(url: str) -> str:
+    """The full validation and normalisation (the general path of :func:`validate_destination`)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
     bad = _FORBIDDEN_RE.search(url)
     if bad is not None:
         if bad.group() == "\\":
