@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -192,10 +193,8 @@ async def test_self_signed_certificate_is_a_tls_error(tmp_path):
     ctx.load_cert_chain(str(cert), str(key))
 
     async def handle(reader, writer):
-        try:
+        with contextlib.suppress(Exception):
             await reader.read(100)
-        except Exception:
-            pass
         writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
