@@ -63,6 +63,14 @@ class _Outcomes:
         self.total = 0
         self.errors: list[ImportRowError] = []
 
+    def ok(self, row: int, slug: str, outcome: str) -> None:
+        """A successful row: once the answer lists failed rows only, just count it."""
+        if self.truncated:
+            self.total += 1
+            self.counts[outcome] += 1
+        else:
+            self.add(RowOutcome(row, slug, outcome))
+
     def add(self, outcome: RowOutcome) -> None:
         self.total += 1
         self.counts[outcome.outcome] += 1
@@ -214,7 +222,7 @@ class ImportMixin:
                     outcome = "updated"
                 link = apply_fields(base, fields)
                 if outcome == "updated" and same_content(link, cur):
-                    out.add(RowOutcome(raw.row, slug, "unchanged"))
+                    out.ok(raw.row, slug, "unchanged")
                     continue
                 link = attrs.evolve(link, version=cur.version + 1, updated_at=now)
                 if slug in new:
@@ -224,7 +232,7 @@ class ImportMixin:
                     changed[slug] = (link, first_expected)
             versions.append(version_of(link, created_by=access.actor_id, source="import", reason=None,
                                        request_id=access.request_id, run_id=run.id))
-            out.add(RowOutcome(raw.row, slug, outcome))
+            out.ok(raw.row, slug, outcome)
         if state.mode == "dryRun":
             state.seen.update(new)
             state.seen.update({s: link for s, (link, _) in changed.items()})

@@ -212,7 +212,11 @@ class CsvRowParser:
                 out.append(RawRow(self._row, values, ("malformed_row",
                                   f"expected {len(self._header)} cells, got {len(rec)}")))
                 continue
-            out.append(RawRow(self._row, {k: unneutralise(v) for k, v in zip(self._header, rec, strict=True)}))
+            values = dict(zip(self._header, rec, strict=True))
+            for k, v in values.items():
+                if v[:1] == "'":
+                    values[k] = unneutralise(v)
+            out.append(RawRow(self._row, values))
         return out
 
 
