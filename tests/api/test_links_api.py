@@ -270,3 +270,19 @@ async def test_csv_with_nul_and_formula_cells_fails_rows_cleanly(api):
     assert [row["outcome"] for row in r.json()["rows"]] == ["created", "failed", "failed"]
     errors = await api.client.get(f"{BASE}/bulk-import/{r.json()['runId']}/errors.csv", headers=api.A)
     assert "\n=" not in errors.text and ",=" not in errors.text
+
+
+async def test_parallel_rollbacks_with_the_same_expectation_exactly_one_wins(api):
+    import asyncio
+
+    await create(api)
+    for n in (1, 2):
+        await api.client.patch(f"{BASE}/launch", json={"destination": f"https://a.example/{n + 1}",
+                                                        "expectedVersion": n}, headers=api.A)
+    body = {"targetVersion": 1, "expectedCurrentVersion": 3}
+    answers = await asyncio.gather(*(api.client.post(f"{BASE}/launch/rollback", json=body, headers=api.A)
+                                     for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409, 409]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"stale_version"}
+    hist = (await api.client.get(f"{BASE}/launch/history", headers=api.A)).json()["items"]
+    assert [v["version"] for v in hist] == [4, 3, 2, 1]
