@@ -15,7 +15,7 @@ from gharart_core.sites.archive import ARCHIVE_TYPES
 from gharart_core.sites.model import Deployment, FunctionBinding, ServedPage, Site, Submission
 
 from ..context import RequestContext
-from ..hosts import make_host_fast_path
+from ..hosts import make_host_fast_path, make_profile_fast_path
 from ..render import parse_limit, ts
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_binding", "render_deployment", "render_site"]
@@ -396,4 +396,5 @@ ROUTES: list[Any] = [
     profile_bare,
     profile_path,
 ]
-FAST_PATHS: list[Any] = [make_host_fast_path]
+# order matters: the Host rewrite first, then the profile fast path sees the rewritten path
+FAST_PATHS: list[Any] = [make_host_fast_path, make_profile_fast_path]
