@@ -41,15 +41,19 @@ class SitesRepository(Protocol):
 
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None: ...
 
-    async def list_deployments(
-        self, handle: str, *, before_id: str | None, limit: int
-    ) -> Sequence[Deployment]:
+    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
         """Newest first (ids sort by creation)."""
         ...
 
     async def pending_deployments(self, handle: str) -> Sequence[Deployment]:
         """Deployments of ``handle`` in ``pending``, newest first."""
         ...
+
+    async def waiting_for(self, handle: str, sha256: str) -> Sequence[tuple[str, frozenset[str]]]:
+        """(id, missing digests) of the handle's pending deployments still missing ``sha256``."""
+        ...
+
+    async def set_missing(self, deployment_id: str, missing: frozenset[str]) -> None: ...
 
     async def stored_blobs(self, handle: str, digests: Iterable[str]) -> set[str]: ...
 

@@ -118,9 +118,7 @@ async def create_deployment(
         dep, required = await svc.create_deployment(ctx.uow, access, await ctx.json())
     await ctx.quota(handle, "deployments", 1)
     body = await _dep_json(ctx, access, dep.id, required=required)
-    return ctx.respond(
-        body, 201, headers={"Location": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{dep.id}"}
-    )
+    return ctx.respond(body, 201, headers={"Location": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{dep.id}"})
 
 
 @get(f"{BASE}/site-deployments", tags=["sites"])
@@ -158,8 +156,19 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
         from gharart_core.shared.errors import TooLarge
 
         raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
-    dep = await svc.upload_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
-    return ctx.respond(await _dep_json(ctx, access, dep.id, required=sorted(dep.missing)))
+    res = await svc.upload_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+    # a small answer on purpose: a 2,000-file deploy makes 2,000 of these
+    return ctx.respond(
+        {
+            "id": res.deployment_id,
+            "handle": handle,
+            "status": res.status.value,
+            "missingBlobs": res.missing_blobs,
+            "sha256": res.sha256,
+            "size": res.size,
+            "previewUrl": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{res.deployment_id}/preview",
+        }
+    )
 
 
 @post(f"{BASE}/site-deployments/{{deployment_id:str}}/promote", status_code=200, tags=["sites"])
@@ -310,9 +319,7 @@ async def list_submissions(
 ) -> Response[Any]:
     """Form-capture submissions of one binding, newest first."""
     access = await ctx.access(handle)
-    pg = await _svc(ctx).list_submissions(
-        ctx.uow, access, binding_id, cursor=cursor, limit=parse_limit(limit)
-    )
+    pg = await _svc(ctx).list_submissions(ctx.uow, access, binding_id, cursor=cursor, limit=parse_limit(limit))
     return ctx.respond({"items": [render_submission(s) for s in pg.items], "nextCursor": pg.next_cursor})
 
 
@@ -350,9 +357,7 @@ async def serve_profile(handle: str, path: str, ctx: RequestContext) -> Response
     return _page_response(page, method)
 
 
-@route(
-    "/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
-)
+@route("/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
 async def profile_index(handle: str, ctx: RequestContext) -> Response[Any]:
     """The public site's home page: site mode, then bound functions, then the live files."""
     return await serve_profile(handle, "index.html", ctx)
@@ -369,9 +374,7 @@ async def profile_bare(handle: str, ctx: RequestContext) -> Response[Any]:
     return await serve_profile(handle, "", ctx)
 
 
-@route(
-    "/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
-)
+@route("/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
 async def profile_path(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
     """Any path of the public site (`ETag`, `If-None-Match`, `X-Gharart-Deployment`)."""
     return await serve_profile(handle, path, ctx)
