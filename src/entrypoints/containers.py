@@ -27,6 +27,7 @@ from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
 
+from .http.hosts import DnsHostnameVerifier
 from .settings import Settings
 
 __all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
@@ -92,7 +93,8 @@ def _sites_provider(object_store: Any) -> Any:
     return providers.Singleton(
         SitesService, clock=c.clock, ids=c.ids, tokens=c.tokens, object_store=object_store,
         replay_gate=c.sites_replay_gate, site_domain=c.settings.provided.site_domain,
-        limits=providers.Callable(SitesLimits.from_env, c.settings.provided.extra))
+        limits=providers.Callable(SitesLimits.from_env, c.settings.provided.extra),
+        hostname_verifier=c.sites_hostname_verifier)
 
 
 class Container(containers.DeclarativeContainer):
@@ -114,6 +116,7 @@ class Container(containers.DeclarativeContainer):
     fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
     # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
     sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+    sites_hostname_verifier: providers.Provider[Any] = providers.Singleton(DnsHostnameVerifier)
 
 
 class SqlContainer(Container):

@@ -22,7 +22,14 @@ from typing import Any
 from gharart_core.identity.model import HANDLE_RE
 from gharart_core.sites.serving import CACHE_CONTROL, etag_matches
 
-__all__ = ["HostResolver", "ProfileFastPath", "make_host_fast_path", "make_profile_fast_path", "try_host"]
+__all__ = [
+    "DnsHostnameVerifier",
+    "HostResolver",
+    "ProfileFastPath",
+    "make_host_fast_path",
+    "make_profile_fast_path",
+    "try_host",
+]
 
 CUSTOM_TTL_S = 5.0
 
@@ -47,6 +54,7 @@ class HostResolver:
         if "://" in public:
             self.skip.add(public.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].lower())
         self.cache: dict[str, tuple[float, str | None]] = {}
+        self.version: int | None = None
 
     async def handle_for(self, host: str) -> str | None:
         if host in self.skip:
@@ -60,16 +68,26 @@ class HostResolver:
             return None
         except ValueError:
             pass
-        now = time.monotonic()
-        hit = self.cache.get(host)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        db = getattr(self.rt.container, "database", None)
+        if db is not None:  # memory stores are cheap to ask every time
+            reader = sqlite_reader(self.rt)
+            now = time.monotonic()
+            if reader is not None:  # any commit anywhere invalidates: verification shows at once
+                dv = reader.data_version()
+                if dv != self.version:
+                    self.cache.clear()
+                    self.version = dv
+                now = 0.0  # the TTL does not apply
+            hit = self.cache.get(host)
+            if hit is not None and (reader is not None or hit[0] > now):
+                return hit[1]
         svc = self.rt.container.sites_service()
         async with self.rt.uow_factory(write=False) as uow:
             handle = await svc.handle_for_host(uow, host)
-        if len(self.cache) > 10_000:
-            self.cache.clear()
-        self.cache[host] = (now + CUSTOM_TTL_S, handle)
+        if db is not None:
+            if len(self.cache) > 10_000:
+                self.cache.clear()
+            self.cache[host] = (time.monotonic() + CUSTOM_TTL_S, handle)
         return handle
 
 
@@ -120,6 +138,23 @@ class _SqliteSites:
         return (str(row[0]), row[1]) if row else None
 
 
+def sqlite_reader(runtime: Any) -> _SqliteSites | None:
+    """One private read-only SQLite connection per app (None on other databases)."""
+    reader = getattr(runtime, "_sites_sqlite", None)
+    if reader is not None:
+        return reader  # type: ignore[no-any-return]
+    db = getattr(runtime.container, "database", None)
+    url = db().url if db is not None else ""
+    if url.startswith("sqlite") and ":memory:" not in url:
+        try:
+            reader = _SqliteSites(url.split("///", 1)[1])
+            reader.site("")  # migrated?
+        except sqlite3.Error:
+            return None  # not migrated yet: try again on the next request
+        runtime._sites_sqlite = reader
+    return reader
+
+
 class ProfileFastPath:
     """Answers the common case of ``GET/HEAD /profiles/{handle}/{path}`` at the ASGI level: a live
     site whose release and blob are already in the service's caches (which only ever hold immutable
@@ -131,23 +166,10 @@ class ProfileFastPath:
         self.rt = runtime
         self.sites: dict[str, tuple[str, str | None] | None] = {}
         self.version: int | None = None
-        self._sqlite: _SqliteSites | None = None
-        self._tried = False
         self.svc = runtime.container.sites_service()
 
     def _reader(self) -> _SqliteSites | None:
-        if self._sqlite is None and not self._tried:
-            self._tried = True
-            db = getattr(self.rt.container, "database", None)
-            url = db().url if db is not None else ""
-            if url.startswith("sqlite") and ":memory:" not in url:
-                try:
-                    reader = _SqliteSites(url.split("///", 1)[1])
-                    reader.site("")
-                    self._sqlite = reader
-                except sqlite3.Error:
-                    self._tried = False
-        return self._sqlite
+        return sqlite_reader(self.rt)
 
     async def site(self, handle: str) -> tuple[str, str | None] | None:
         reader = self._reader()
@@ -214,3 +236,26 @@ class ProfileFastPath:
 
 def make_profile_fast_path(runtime: Any, litestar: Any) -> Any:
     return ProfileFastPath(runtime)
+
+
+class DnsHostnameVerifier:
+    """Looks for a TXT record ``_gharart.<hostname>`` whose value is the verification token."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+
+    async def verify(self, hostname: str, token: str) -> bool:
+        if not token:
+            return False
+        try:
+            import dns.asyncresolver
+            import dns.exception
+
+            answer = await dns.asyncresolver.resolve(f"_gharart.{hostname}", "TXT", lifetime=self.timeout_s)
+        except Exception:  # NXDOMAIN, timeouts, no resolver: simply not verified
+            return False
+        for rdata in answer:
+            value = b"".join(getattr(rdata, "strings", ())).decode("utf-8", "replace").strip()
+            if value == token:
+                return True
+        return False

@@ -15,6 +15,7 @@ __all__ = [
     "FunctionCall",
     "FunctionRegistry",
     "FunctionResult",
+    "HostnameVerifier",
     "NoReplayGate",
     "ReplayGate",
     "SiteFunction",
@@ -121,6 +122,12 @@ class FunctionRegistry(Protocol):
     def get(self, name: str) -> SiteFunction | None: ...
 
     def names(self) -> list[str]: ...
+
+
+class HostnameVerifier(Protocol):
+    """Proves control of a custom hostname (the default checks a DNS TXT record)."""
+
+    async def verify(self, hostname: str, token: str) -> bool: ...
 
 
 class ReplayGate(Protocol):

@@ -42,7 +42,7 @@ from .model import (
     is_sha256,
     transition,
 )
-from .ports import FunctionRegistry, NoReplayGate, ReplayGate, SitesUoW
+from .ports import FunctionRegistry, HostnameVerifier, NoReplayGate, ReplayGate, SitesUoW
 from .serving import ServingMixin
 from .validation import (
     BindingSpec,
@@ -119,7 +119,9 @@ class SitesService(ServingMixin):
         replay_gate: ReplayGate | None = None,
         site_domain: str = "localhost",
         limits: SitesLimits | None = None,
+        hostname_verifier: HostnameVerifier | None = None,
     ) -> None:
+        self.hostname_verifier = hostname_verifier
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -249,6 +251,31 @@ class SitesService(ServingMixin):
                 before=site.version,
                 after=new.version,
             )
+        return new
+
+    async def verify_hostname(self, uow: SitesUoW, access: HandleAccess, hostname: str) -> Site:
+        """Mark a custom hostname verified once its TXT record ``_gharart.<hostname>`` carries the
+        hostname's verification token."""
+        authorize(access, Action.SITES_ADMIN)
+        site = await self._site(uow, access.handle)
+        name = (hostname or "").strip().lower().rstrip(".")
+        current = next((h for h in site.custom_hostnames if h.hostname == name), None)
+        if current is None:
+            raise NotFound("hostname_not_found", f"`{name}` is not a custom hostname of this site.")
+        if current.verified:
+            return site
+        ok = self.hostname_verifier is not None and await self.hostname_verifier.verify(
+            name, current.verification_token or ""
+        )
+        if not ok:
+            raise Conflict(
+                "hostname_unverified",
+                f"No TXT record `_gharart.{name}` with the value `{current.verification_token}` was found.",
+                extra={"hostname": name, "record": f"_gharart.{name}", "value": current.verification_token},
+            )
+        hosts = tuple(attrs.evolve(h, verified=True) if h.hostname == name else h for h in site.custom_hostnames)
+        new = await self._save_site(uow, site, attrs.evolve(site, custom_hostnames=hosts))
+        await record(uow, self.clock, self.ids, access, "site.hostname.verify", f"hostname:{name}")
         return new
 
     # ------------------------------------------------------------ deployments

@@ -273,6 +273,14 @@ async def patch_site(handle: str, ctx: RequestContext) -> Response[Any]:
     return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
 
 
+@post(f"{BASE}/site/hostnames/{{hostname:str}}/verify", status_code=200, tags=["sites"])
+async def verify_hostname(handle: str, hostname: str, ctx: RequestContext) -> Response[Any]:
+    """Admin: verify a custom hostname (TXT record `_gharart.<hostname>` = its verificationToken)."""
+    access = await ctx.access(handle)
+    site = await _svc(ctx).verify_hostname(ctx.uow, access, hostname)
+    return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
+
+
 @put(f"{BASE}/site-mode", tags=["sites"])
 async def put_site_mode(handle: str, ctx: RequestContext) -> Response[Any]:
     """`{mode, expectedModeVersion, message, redirectUrl?}`; effective on the very next request."""
@@ -391,6 +399,7 @@ ROUTES: list[Any] = [
     preview_path,
     get_site,
     patch_site,
+    verify_hostname,
     put_site_mode,
     create_binding,
     list_bindings,
