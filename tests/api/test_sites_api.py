@@ -357,3 +357,37 @@ async def test_custom_hostname_verification_and_host_serving(owner):
         "/v2/handles/other/site", json={"hostnames": ["www.acme-shop.com"]}, headers=h.auth(other)
     )
     assert taken.status_code == 409 and taken.json()["code"] == "hostname_taken"
+
+
+async def test_daily_deployment_quota_and_viewer_role():
+    async with make_harness(daily_deployments=1) as h:
+        tok = await h.create_owner("acme")
+        assert (
+            await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(tok))
+        ).status_code == 201
+        r = await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(tok))
+        assert (
+            r.status_code == 429 and r.json()["code"] == "daily_quota_exceeded" and r.json()["quota"] == "deployments"
+        )
+        assert len((await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()["items"]) == 1
+        viewer = await h.add_member("acme", tok, "v@example.com", "viewer")
+        r = await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(viewer))
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role"
+        assert (await h.client.get(f"{H}/site", headers=h.auth(viewer))).status_code == 200
+
+
+async def test_unsafe_archive_writes_nothing(harness):
+    h = harness
+    tok = await h.create_owner("acme")
+    store = h.container.object_store()
+    before = dict(store.objects)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.html", b"fine")
+        zf.writestr("assets/../../../escape.js", b"evil")
+    r = await h.client.post(
+        f"{H}/site-deployments", content=buf.getvalue(), headers={**h.auth(tok), "Content-Type": "application/zip"}
+    )
+    assert r.status_code == 422 and r.json()["entry"] == "assets/../../../escape.js"
+    assert store.objects == before
+    assert (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()["items"] == []
