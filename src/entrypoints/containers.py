@@ -14,23 +14,30 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.http.fetcher import fetcher_from_settings
+from adapters.intel_sources import make_intel_service, make_replay_gate
 from adapters.jobs import InProcessJobRunner
 from adapters.mail.memory import MemoryOutbox
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.docs.edge import DocsEdgeService
+from gharart_core.docs.service import DocsService
+from gharart_core.files.service import FilesService
 from gharart_core.identity.service import IdentityService
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
+from gharart_core.support.service import SupportService
 
 from .http.hosts import DnsHostnameVerifier
+from .http.routes.publisher import deployment_records_service_for, publisher_service_for
 from .settings import Settings
+from .support_directory import RepositoryArtifactDirectory
 
-__all__ = ["Container", "MemoryContainer", "SqlContainer", "build_container", "build_memory_container"]
+__all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
 
 
 def sql_uow_factory(db: Database) -> Callable[..., SqlUnitOfWork]:
@@ -69,10 +76,16 @@ def mailer_from_settings(settings: Settings) -> Any:
     if settings.smtp_url:
         from adapters.mail.smtp import SmtpMailer
 
-        return SmtpMailer.from_url(settings.smtp_url)
+        return SmtpMailer.from_url(settings.smtp_url, sender=settings.mail_from)
     from adapters.mail.eml import EmlOutbox
 
     return EmlOutbox(settings.outbox_dir)
+
+
+def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: Any, uow_factory: Any,
+                       settings: Settings) -> FilesService:
+    return FilesService(clock, ids, tokens, store, mailer, uow_factory, max_file_bytes=settings.max_file_bytes,
+                        retention_s=settings.file_retention_s, public_url=settings.public_url)
 
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
@@ -81,24 +94,20 @@ def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any
                         health_timeout_s=settings.health_timeout_s)
 
 
-def _links_provider(uow_factory: Any) -> Any:
-    # declared per adapter set: a base-class provider cannot see the subclass's uow_factory
-    return providers.Singleton(links_service_for, Container.settings, Container.clock, Container.ids,
-                               uow_factory, Container.jobs, Container.fetcher)
-
-
-def _sites_provider(object_store: Any) -> Any:
-    # declared per adapter set: a base-class provider would keep the base's object-store placeholder
-    c = Container
-    return providers.Singleton(
-        SitesService, clock=c.clock, ids=c.ids, tokens=c.tokens, object_store=object_store,
-        replay_gate=c.sites_replay_gate, site_domain=c.settings.provided.site_domain,
-        limits=providers.Callable(SitesLimits.from_env, c.settings.provided.extra),
-        hostname_verifier=c.sites_hostname_verifier)
+def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
+    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
+    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
+                       max_page_bytes=max_page)
 
 
 class Container(containers.DeclarativeContainer):
-    """Provider names shared by every adapter set."""
+    """Services and the gateway placeholders every adapter set fills.
+
+    ``uow_factory``, ``object_store`` and ``mailer`` are ``Dependency`` providers: the build
+    functions below override them with an adapter set's gateways (``SqlGateways`` or
+    ``MemoryGateways``), and every service declared here sees the override. Services are
+    declared once, here; swapping storage is a settings change.
+    """
 
     settings = providers.Dependency(instance_of=Settings)
     clock: providers.Provider[Any] = providers.Singleton(SystemClock)
@@ -108,43 +117,91 @@ class Container(containers.DeclarativeContainer):
     object_store: providers.Provider[Any] = providers.Dependency()
     mailer: providers.Provider[Any] = providers.Dependency()
     jobs: providers.Provider[Any] = providers.Singleton(InProcessJobRunner)
+    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
 
     identity_service = providers.Singleton(
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
-    fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
-    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
-    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+
+    links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
+
+    docs_service = providers.Singleton(docs_service_for, settings, clock, ids, object_store)
+    docs_edge_service = providers.Singleton(
+        DocsEdgeService, clock, ids, tokens, object_store, mailer, uow_factory,
+        public_url=settings.provided.public_url)
+
+    # intel's ReplayGate implementation, passed to the sites service as ``replay_gate``
+    sites_replay_gate: providers.Provider[Any] = providers.Singleton(make_replay_gate, settings=settings,
+                                                                      clock=clock)
     sites_hostname_verifier: providers.Provider[Any] = providers.Singleton(DnsHostnameVerifier)
+    sites_service = providers.Singleton(
+        SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
+        replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
+        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra),
+        hostname_verifier=sites_hostname_verifier)
+
+    files_service = providers.Singleton(make_files_service, clock, ids, tokens, object_store, mailer, uow_factory,
+                                        settings)
+
+    support_directory: providers.Provider[Any] = providers.Singleton(RepositoryArtifactDirectory)
+    support_service = providers.Singleton(
+        SupportService, clock=clock, ids=ids, mailer=mailer, directory=support_directory,
+        operator_emails=settings.provided.operators, public_url=settings.provided.public_url,
+        site_domain=settings.provided.site_domain)
+
+    intel_service = providers.Singleton(
+        make_intel_service, settings=settings, clock=clock, ids=ids, jobs=jobs, uow_factory=uow_factory,
+        sites=sites_service, fetcher=fetcher)
+
+    # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
+    publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
+                                            fetcher)
+    deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
+                                                     publisher_service, sites_service)
 
 
-class SqlContainer(Container):
-    database = providers.Singleton(Database, url=Container.settings.provided.resolved_database_url)
+class SqlGateways(containers.DeclarativeContainer):
+    """The embedded default and scale-out adapter set: SQL + filesystem/S3 + .eml outbox or SMTP."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    database = providers.Singleton(Database, url=settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
-    links_service = _links_provider(uow_factory)
-    object_store = providers.Singleton(object_store_from_url, Container.settings.provided.resolved_object_store)
-    sites_service = _sites_provider(object_store)
-    mailer = providers.Singleton(mailer_from_settings, Container.settings)
+    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store)
+    mailer = providers.Singleton(mailer_from_settings, settings)
 
 
-class MemoryContainer(Container):
+class MemoryGateways(containers.DeclarativeContainer):
+    """The harness's adapter set: everything in process memory."""
+
     state = providers.Singleton(MemoryState)
     uow_factory = providers.Singleton(memory_uow_factory, state)
-    links_service = _links_provider(uow_factory)
     object_store = providers.Singleton(MemoryObjectStore)
-    sites_service = _sites_provider(object_store)
     mailer = providers.Singleton(MemoryOutbox)
 
 
-def build_container(settings: Settings | None = None) -> SqlContainer:
+GATEWAY_NAMES = ("uow_factory", "object_store", "mailer")
+
+
+def _wire(container: Any, gateways: Any, extra: tuple[str, ...]) -> Any:
+    for name in GATEWAY_NAMES:
+        getattr(container, name).override(getattr(gateways, name))
+    for name in extra:
+        setattr(container, name, getattr(gateways, name))
+    container.gateways = providers.Object(gateways)
+    return container
+
+
+def build_container(settings: Settings | None = None) -> Any:
+    """The service's container: SQL (SQLite or PostgreSQL) and the configured object store."""
     settings = settings or Settings.from_env()
-    return SqlContainer(settings=settings)
+    return _wire(Container(settings=settings), SqlGateways(settings=settings), ("database",))
 
 
-def build_memory_container(settings: Settings | None = None, **overrides: Any) -> MemoryContainer:
+def build_memory_container(settings: Settings | None = None, **overrides: Any) -> Any:
+    """The harness's container: memory adapters; ``overrides`` replace providers by name."""
     settings = settings or Settings(data_dir=Path("/nonexistent"), object_store="memory://", auto_migrate=False)
-    container = MemoryContainer(settings=settings)
+    container = _wire(Container(settings=settings), MemoryGateways(), ("state",))
     for name, value in overrides.items():
         getattr(container, name).override(providers.Object(value))
     return container

@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from tests.test_sites_common import access, chunks, make_service, sha
 
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.registry import memory_factories, sql_factories
@@ -24,6 +23,7 @@ from adapters.sql.database import Database, SqlUnitOfWork
 from adapters.sql.migrate import upgrade_sync
 from gharart_core.shared.errors import DomainError
 from gharart_core.sites.model import TRANSITIONS, DeploymentStatus
+from tests.test_sites_common import access, chunks, make_service, sha
 
 CONTENTS = [b"<h1>a</h1>", b"<h1>b</h1>", b"body{}", b"console.log(1)"]
 PATHS = ["index.html", "blog/index.html", "app.css", "app.js"]

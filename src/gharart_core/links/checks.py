@@ -22,7 +22,7 @@ from ..shared.errors import FieldError, NotFound, ValidationFailed
 from ..shared.ports import JobRunner
 from .health import CLASSIFICATIONS, HealthResult, HealthRun, classify_error, classify_status, transition
 from .model import Health, Link
-from .ports import FetchError, Fetcher, LinksUoW
+from .ports import Fetcher, FetchError, LinksUoW
 from .urls import host_of
 
 if TYPE_CHECKING:

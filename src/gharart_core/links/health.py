@@ -10,9 +10,9 @@ from ..shared.errors import Conflict
 
 __all__ = [
     "CLASSIFICATIONS",
+    "RUN_TRANSITIONS",
     "HealthResult",
     "HealthRun",
-    "RUN_TRANSITIONS",
     "classify_error",
     "classify_status",
     "transition",

@@ -108,7 +108,7 @@ class RawRow:
 
 
 def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_START) or cell.startswith("'") and _needs(cell[1:]) else cell
+    return "'" + cell if cell.startswith(_FORMULA_START) or (cell.startswith("'") and _needs(cell[1:])) else cell
 
 
 def _needs(rest: str) -> bool:
