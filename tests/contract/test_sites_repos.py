@@ -39,7 +39,7 @@ async def test_create_upload_completes_and_serves(uow_factory):
         async with uow_factory() as uow:
             got = await svc.upload_blob(uow, access(), dep.id, sha(data), chunks(data))
             await uow.commit()
-    assert got.status is DeploymentStatus.DEPLOYED and got.missing_blobs == 0
+    assert got.status is DeploymentStatus.DEPLOYED and not got.missing
     # second deployment with the same blobs needs nothing
     async with uow_factory() as uow:
         dep2, required2 = await svc.create_deployment(

@@ -100,7 +100,7 @@ class Deployments(RuleBasedStateMachine):
 
         async def op(svc: Any, uow: Any) -> Any:
             dep = await svc.upload_blob(uow, access(), dep_id, sha(content), chunks(content))
-            return dep.status, dep.missing_blobs
+            return dep.status, dep.missing
 
         self.both(op)
 

@@ -414,6 +414,18 @@ class SitesService(ServingMixin):
         deployment_id: str,
         sha256: str,
         chunks: AsyncIterator[bytes],
+    ) -> Deployment:
+        """:meth:`receive_blob`, answering the whole deployment afterwards."""
+        res = await self.receive_blob(uow, access, deployment_id, sha256, chunks)
+        return await self._get(uow, access.handle, res.deployment_id)
+
+    async def receive_blob(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        deployment_id: str,
+        sha256: str,
+        chunks: AsyncIterator[bytes],
     ) -> BlobUpload:
         """Store one blob (digest verified while streaming) and complete every pending deployment
         of the handle that was waiting for it. Costs one small read per waiting deployment: the

@@ -156,7 +156,7 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
         from gharart_core.shared.errors import TooLarge
 
         raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
-    res = await svc.upload_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+    res = await svc.receive_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
     # a small answer on purpose: a 2,000-file deploy makes 2,000 of these
     return ctx.respond(
         {
