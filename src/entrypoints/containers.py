@@ -33,7 +33,7 @@ from gharart_core.sites.service import SitesLimits, SitesService
 from gharart_core.support.service import SupportService
 
 from .http.hosts import DnsHostnameVerifier
-from .http.routes.publisher import deployment_records_service_for, publisher_service_for
+from .http.routes.publisher_wiring import deployment_records_service_for, publisher_service_for
 from .settings import Settings
 from .support_directory import RepositoryArtifactDirectory
 
