@@ -169,7 +169,8 @@ class RequestContext:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             # RecursionError: a deeply nested document (a JSON bomb) is refused like malformed JSON
-            raise BadRequest("malformed_body", f"The body is not valid JSON: {type(exc).__name__}: {exc}"[:300]) from exc
+            detail = f"The body is not valid JSON: {type(exc).__name__}: {exc}"
+            raise BadRequest("malformed_body", detail[:300]) from exc
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:
         body = await self.json(**kw)
