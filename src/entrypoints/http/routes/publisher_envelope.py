@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ __all__ = ["DEFAULT_PAGE_SIZE", "EXCEPTION_HANDLERS", "MAX_PAGE_SIZE", "PREFIX",
            "query"]
 
 log = logging.getLogger("gharart.http.publisher")
+_DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() accepts "²", which int() refuses
 
 PREFIX = "/api/v1/publisher"
 DEFAULT_PAGE_SIZE = 10
@@ -142,12 +144,12 @@ def paging(ctx: RequestContext) -> tuple[int, int, int]:
     ``page_size`` falls back to the default and is capped at the maximum; a bad page is 404."""
     size_raw = query(ctx, "page_size")
     size = DEFAULT_PAGE_SIZE
-    if size_raw is not None and size_raw.isdigit() and int(size_raw) > 0:
+    if size_raw is not None and _DIGITS.match(size_raw) and int(size_raw) > 0:
         size = min(int(size_raw), MAX_PAGE_SIZE)
     page_raw = query(ctx, "page") or "1"
     if page_raw == "last":
         return -1, size, 0
-    if not page_raw.isdigit() or int(page_raw) < 1:
+    if not _DIGITS.match(page_raw) or int(page_raw) < 1:
         raise NotFound("invalid_page", "Invalid page.")
     page = int(page_raw)
     return page, size, (page - 1) * size
