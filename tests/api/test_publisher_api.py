@@ -396,3 +396,20 @@ async def test_every_status_pair_over_http_matches_the_table(api: Api) -> None:
                 assert list(out["errors"]) == ["status"]
             after = (await api.call("GET", f"/publishing-records/{rid}/", api.alice))["data"]
             assert after["status"] == (target.value if legal else current.value)
+
+
+async def test_nul_characters_are_refused_on_every_backend(any_api: Api) -> None:
+    api = any_api
+    for field in ("title", "content", "sector_id"):
+        out = await api.call("POST", "/publishing-records/", api.alice, status=400, json={
+            "site_id": "acme", "content_id": "1", "destination": "webhook", field: "a\x00b"})
+        assert field in out["errors"]
+    rid = (await api.record(api.alice))["id"]
+    out = await api.call("PATCH", f"/publishing-records/{rid}/", api.alice, json={"error": "x\x00"}, status=400)
+    assert "error" in out["errors"]
+    out = await api.call("GET", "/publishing-records/", api.op, params={"site_id": "a\x00", "sector_id": "b"},
+                         status=400)
+    assert "site_id" in out["errors"]
+    await api.call("GET", "/publishing-records/pub_%00/", api.alice, status=404)
+    out = await api.call("POST", "/deployments/", api.alice, status=400, json={"site_id": "acme", "message": "\x00"})
+    assert "message" in out["errors"]

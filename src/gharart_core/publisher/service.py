@@ -21,7 +21,7 @@ from ..identity.service import IdentityService
 from ..shared.audit_helpers import record as audit
 from ..shared.clock import Clock
 from ..shared.errors import Conflict, FieldError, NotFound, ValidationFailed
-from ..shared.ids import IdGenerator
+from ..shared.ids import IdGenerator, is_valid_id
 from .model import (
     InvalidTransition,
     PublishingRecord,
@@ -90,7 +90,7 @@ class PublisherService:
     async def _load(self, uow: PublisherUoW, principal: Principal, record_id: str, action: Action,
                     request_id: str | None) -> tuple[PublishingRecord, HandleAccess]:
         not_found = NotFound("publishing_record_not_found", "No publishing record with that id.")
-        record = await uow.publishing.get(record_id) if isinstance(record_id, str) else None
+        record = await uow.publishing.get(record_id) if is_valid_id(record_id, "pub") else None
         if record is None:
             raise not_found
         try:

@@ -34,7 +34,7 @@ def opt_url(value: object, field: str) -> str | None:
 def opt_text(value: object, field: str, limit: int) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:  # PostgreSQL text cannot hold NUL
         raise ValidationFailed(errors=[FieldError(field, "invalid", "Not a valid string.")])
     if len(value) > limit:
         raise ValidationFailed(errors=[FieldError(field, "max_length",

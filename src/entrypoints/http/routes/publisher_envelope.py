@@ -135,8 +135,13 @@ def ok(ctx: RequestContext, data: Any, *, status: int = 200, message: str | None
 # -- query parsing ------------------------------------------------------------------------------
 
 def query(ctx: RequestContext, name: str) -> str | None:
+    """A filter value; control characters or more than 200 characters are a 400 on that field."""
     value = ctx.request.query_params.get(name)
-    return value if value not in (None, "") else None
+    if value in (None, ""):
+        return None
+    if len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationFailed(errors=[FieldError(name, "invalid", "Enter a valid value.")])
+    return value
 
 
 def paging(ctx: RequestContext) -> tuple[int, int, int]:
