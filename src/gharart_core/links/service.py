@@ -277,7 +277,7 @@ class LinksService(ImportMixin, HealthMixin):
                    spec: str) -> tuple[int, int, builtins.list[tuple[str, Any, Any]]]:
         authorize(access, Action.LINKS_READ)
         a_text, sep, b_text = spec.partition("..")
-        if (not sep or not a_text.isdigit() or not b_text.isdigit() or len(a_text) > 9 or len(b_text) > 9):
+        if (not sep or not _ascii_int(a_text) or not _ascii_int(b_text) or len(a_text) > 9 or len(b_text) > 9):
             raise ValidationFailed(errors=[FieldError("diff", "invalid_value", "diff is `a..b`, e.g. 3..5")])
         link = await self._any(uow, access.handle, slug)
         a = await uow.links.get_version(link.id, int(a_text))
@@ -393,3 +393,8 @@ def build_facts(*, user_agent: str | None, country: str | None, accept_language:
         at=at,
         visitor_key=visitor_key,
     )
+
+
+def _ascii_int(text: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` also accepts characters such as "²" that ``int`` refuses."""
+    return text.isascii() and text.isdigit()

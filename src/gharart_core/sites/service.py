@@ -74,7 +74,7 @@ class SitesLimits:
 
         def num(name: str, default: int) -> int:
             value = env.get(f"GHARART_SITES_{name}")
-            return int(value) if value and value.isdigit() else default
+            return int(value) if value and value.isascii() and value.isdigit() else default
 
         return cls(
             max_files=num("MAX_FILES", 20_000),
