@@ -14,20 +14,28 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from adapters.http.fetcher import fetcher_from_settings
+from adapters.intel_sources import make_intel_service, make_replay_gate
 from adapters.jobs import InProcessJobRunner
 from adapters.mail.memory import MemoryOutbox
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.objectstore.memory import MemoryObjectStore
 from adapters.registry import memory_factories, sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
+from gharart_core.docs.edge import DocsEdgeService
+from gharart_core.docs.service import DocsService
+from gharart_core.files.service import FilesService
 from gharart_core.identity.service import IdentityService
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
 from gharart_core.shared.ids import UlidIds
 from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
+from gharart_core.support.service import SupportService
 
+from .http.hosts import DnsHostnameVerifier
+from .http.routes.publisher_wiring import deployment_records_service_for, publisher_service_for
 from .settings import Settings
+from .support_directory import RepositoryArtifactDirectory
 
 __all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
 
@@ -68,10 +76,16 @@ def mailer_from_settings(settings: Settings) -> Any:
     if settings.smtp_url:
         from adapters.mail.smtp import SmtpMailer
 
-        return SmtpMailer.from_url(settings.smtp_url)
+        return SmtpMailer.from_url(settings.smtp_url, sender=settings.mail_from)
     from adapters.mail.eml import EmlOutbox
 
     return EmlOutbox(settings.outbox_dir)
+
+
+def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: Any, uow_factory: Any,
+                       settings: Settings) -> FilesService:
+    return FilesService(clock, ids, tokens, store, mailer, uow_factory, max_file_bytes=settings.max_file_bytes,
+                        retention_s=settings.file_retention_s, public_url=settings.public_url)
 
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
@@ -82,6 +96,12 @@ def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any
                         health_concurrency=int(extra.get("GHARART_HEALTH_CONCURRENCY", 20)),
                         health_per_host=int(extra.get("GHARART_HEALTH_PER_HOST", 4)),
                         health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
+
+
+def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
+    max_page = int(settings.extra.get("GHARART_DOCS_MAX_PAGE_BYTES", "") or 10 * 1024 * 1024)
+    return DocsService(clock, ids, objects, internal_domains=settings.internal_domains,
+                       max_page_bytes=max_page)
 
 
 class Container(containers.DeclarativeContainer):
@@ -110,12 +130,39 @@ class Container(containers.DeclarativeContainer):
 
     links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
 
-    # sites: intel wires its ReplayGate implementation here (None = NoReplayGate)
-    sites_replay_gate: providers.Provider[Any] = providers.Object(None)
+    docs_service = providers.Singleton(docs_service_for, settings, clock, ids, object_store)
+    docs_edge_service = providers.Singleton(
+        DocsEdgeService, clock, ids, tokens, object_store, mailer, uow_factory,
+        public_url=settings.provided.public_url)
+
+    # intel's ReplayGate implementation, passed to the sites service as ``replay_gate``
+    sites_replay_gate: providers.Provider[Any] = providers.Singleton(make_replay_gate, settings=settings,
+                                                                      clock=clock)
+    sites_hostname_verifier: providers.Provider[Any] = providers.Singleton(DnsHostnameVerifier)
     sites_service = providers.Singleton(
         SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
         replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
-        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
+        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra),
+        hostname_verifier=sites_hostname_verifier)
+
+    files_service = providers.Singleton(make_files_service, clock, ids, tokens, object_store, mailer, uow_factory,
+                                        settings)
+
+    support_directory: providers.Provider[Any] = providers.Singleton(RepositoryArtifactDirectory)
+    support_service = providers.Singleton(
+        SupportService, clock=clock, ids=ids, mailer=mailer, directory=support_directory,
+        operator_emails=settings.provided.operators, public_url=settings.provided.public_url,
+        site_domain=settings.provided.site_domain)
+
+    intel_service = providers.Singleton(
+        make_intel_service, settings=settings, clock=clock, ids=ids, jobs=jobs, uow_factory=uow_factory,
+        sites=sites_service, fetcher=fetcher)
+
+    # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
+    publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
+                                            fetcher)
+    deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
+                                                     publisher_service, sites_service)
 
 
 class SqlGateways(containers.DeclarativeContainer):

@@ -78,6 +78,7 @@ class Settings:
     daily_file_bytes: int = 50 * GIB
     max_json_bytes: int = 2 * 1024 * 1024
     max_file_bytes: int = 5 * GIB
+    file_retention_s: int = 7 * 86_400  # deleted files' bytes are purged after this
     metrics_token: str | None = None
     internal_domains: tuple[str, ...] = ()
     country_header: str | None = None
@@ -141,7 +142,8 @@ class Settings:
         for name, key in (("DAILY_LINK_WRITES", "daily_link_writes"), ("DAILY_DEPLOYMENTS", "daily_deployments"),
                           ("DAILY_FILE_BYTES", "daily_file_bytes"), ("MAX_JSON_BYTES", "max_json_bytes"),
                           ("MAX_FILE_BYTES", "max_file_bytes"), ("IMPORT_SYNC_ROWS", "import_sync_rows"),
-                          ("REPLAY_MAX_AGE_S", "replay_max_age_s"), ("REQUEST_LOG_MAX", "request_log_max")):
+                          ("REPLAY_MAX_AGE_S", "replay_max_age_s"), ("REQUEST_LOG_MAX", "request_log_max"),
+                          ("FILE_RETENTION_S", "file_retention_s")):
             if (v := g(name)):
                 kw[key] = int(v)
         if (v := g("HEALTH_TIMEOUT_S")):

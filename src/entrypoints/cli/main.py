@@ -250,6 +250,7 @@ def _register_areas() -> None:
 
 
 _register_areas()
+app.add_typer(importlib.import_module("entrypoints.cli.support").operator_app, name="operator")
 
 
 def main() -> None:

@@ -94,9 +94,7 @@ def validate_route(route: Any, field: str = "route") -> list[FieldError]:
     return []
 
 
-def _binding(
-    raw: Any, prefix: str, registry: FunctionRegistry, errors: list[FieldError]
-) -> BindingSpec | None:
+def _binding(raw: Any, prefix: str, registry: FunctionRegistry, errors: list[FieldError]) -> BindingSpec | None:
     if not isinstance(raw, dict):
         errors.append(FieldError(prefix.rstrip("."), "invalid_type", "expected an object"))
         return None
@@ -110,18 +108,14 @@ def _binding(
         fn = registry.get(fn_name)
         if fn is None:
             errors.append(
-                FieldError(
-                    prefix + "function", "unknown_function", f"`{fn_name}` is not a registered function"
-                )
+                FieldError(prefix + "function", "unknown_function", f"`{fn_name}` is not a registered function")
             )
         else:
             if config is None:
                 errors.append(FieldError(prefix + "config", "required", "config is required"))
             else:
                 for e in fn.validate(config):
-                    errors.append(
-                        FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message)
-                    )
+                    errors.append(FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message))
     if len(errors) > n:
         return None
     return BindingSpec(raw["route"].rstrip("/") or "/", fn_name, dict(config or {}))
@@ -180,9 +174,7 @@ def parse_create(
             if type(size) is not int or size < 0:
                 errors.append(FieldError(f + ".size", "invalid_type", "a non-negative integer"))
             ctype = entry.get("contentType")
-            if ctype is not None and (
-                not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)
-            ):
+            if ctype is not None and (not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)):
                 errors.append(FieldError(f + ".contentType", "invalid_content_type", "a media type"))
             if len(errors) == 0:
                 manifest[path] = ManifestEntry(sha, size, ctype or content_type_for(path))
@@ -198,9 +190,7 @@ def parse_create(
                 spec = _binding(rb, f"functionBindings.{i}.", registry, errors)
                 if spec is not None:
                     if spec.route in routes:
-                        errors.append(
-                            FieldError(f"functionBindings.{i}.route", "duplicate", "route bound twice")
-                        )
+                        errors.append(FieldError(f"functionBindings.{i}.route", "duplicate", "route bound twice"))
                     routes.add(spec.route)
                     bindings.append(spec)
     _raise_bindings(errors)
