@@ -101,3 +101,16 @@ async def test_export_rejects_bad_options(query):
         A = await _owner(h)
         r = await h.client.get(f"{BASE}/export?{query}", headers=A)
         assert r.status_code == 422
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [
+    (("127.0.0.0/8",), "https://fr.example/"),
+    (("10.0.0.0/8",), "https://default.example/"),
+])
+async def test_country_header_only_from_trusted_proxies(proxies, expected):
+    async with make_harness(country_header="CF-IPCountry", trusted_proxies=proxies) as h:
+        A = await _owner(h)
+        await h.client.post(BASE, json={"slug": "geo", "destination": "https://default.example/", "rules": [
+            {"conditions": {"country": ["FR"]}, "destination": "https://fr.example/"}]}, headers=A)
+        r = await h.client.get("/l/acme/geo", headers={"CF-IPCountry": "FR"})
+        assert r.status_code == 302 and r.headers["location"] == expected

@@ -14,7 +14,8 @@ from gharart_core.shared.errors import ValidationFailed
 
 @pytest.mark.parametrize(("url", "expected"), [
     ("https://example.com", "https://example.com"),
-    ("HTTPS://Example.COM/Path?q=1#f", "https://example.com/Path?q=1#f"),
+    ("HTTPS://Example.COM/Path?q=1#f", "HTTPS://Example.COM/Path?q=1#f"),
+    ("https://Bücher.example/a b".replace(" ", "%20"), "https://xn--bcher-kva.example/a%20b"),
     ("https://bücher.example/ä", "https://xn--bcher-kva.example/%C3%A4"),
     ("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x"),
 ])

@@ -111,6 +111,8 @@ def normalise_destination(url: str) -> str:
         raise DestinationError("invalid_url", "the port is out of range")
     if ":" in hostport[len(host_text):] and port is None:
         raise DestinationError("invalid_url", "the port is not a number")
+    if url.isascii() and not _NEEDS_QUOTING_RE.search(url):
+        return url  # valid and already ASCII: stored as the user wrote it
     new_netloc = host + (f":{port}" if port is not None else "")
     path, query, fragment = parts.path, parts.query, parts.fragment
     if _NEEDS_QUOTING_RE.search(url):

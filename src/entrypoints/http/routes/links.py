@@ -313,7 +313,7 @@ def _export_json(link: Link, history: list[LinkVersion] | None) -> dict[str, Any
 async def export_links(handle: str, ctx: RequestContext) -> Stream:
     access = await ctx.access(handle)
     fmt = (_q(ctx, "format") or "csv").lower()
-    if fmt not in ("csv", "jsonl", "ndjson"):
+    if fmt not in ("csv", "jsonl", "ndjson", "json"):
         raise ValidationFailed(errors=[FieldError("format", "invalid_value", "format is csv or jsonl")])
     include_history = _bool_q(ctx, "includeHistory")
     svc = _svc(ctx)
