@@ -448,7 +448,8 @@ class SitesService(ServingMixin):
         info = await self.store.put_stream(
             blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
         )
-        if not await uow.sites.stored_blobs(access.handle, [sha]):
+        # add_blob is idempotent; a digest some deployment still waits for is not stored yet
+        if waiting or not await uow.sites.stored_blobs(access.handle, [sha]):
             await uow.sites.add_blob(access.handle, sha, info.size)
         result = None
         for dep_id, missing in waiting.items():
