@@ -122,6 +122,8 @@ class SitesService(ServingMixin):
         hostname_verifier: HostnameVerifier | None = None,
     ) -> None:
         self.hostname_verifier = hostname_verifier
+        # moves when this process changes a hostname, so host lookups cached here can be dropped
+        self.hostnames_generation = 0
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -239,6 +241,7 @@ class SitesService(ServingMixin):
             if errors:
                 raise ValidationFailed(detail=errors[0].message, errors=errors)
             new = attrs.evolve(new, custom_hostnames=tuple(hosts))
+            self.hostnames_generation += 1
         if new != site or site.version == 0:
             new = await self._save_site(uow, site, new)
             await record(
@@ -275,6 +278,7 @@ class SitesService(ServingMixin):
             )
         hosts = tuple(attrs.evolve(h, verified=True) if h.hostname == name else h for h in site.custom_hostnames)
         new = await self._save_site(uow, site, attrs.evolve(site, custom_hostnames=hosts))
+        self.hostnames_generation += 1
         await record(uow, self.clock, self.ids, access, "site.hostname.verify", f"hostname:{name}")
         return new
 
