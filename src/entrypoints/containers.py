@@ -33,7 +33,7 @@ from gharart_core.sites.service import SitesLimits, SitesService
 from gharart_core.support.service import SupportService
 
 from .http.hosts import DnsHostnameVerifier
-from .http.routes.publisher import deployment_records_service_for, publisher_service_for
+from .http.routes.publisher_wiring import deployment_records_service_for, publisher_service_for
 from .settings import Settings
 from .support_directory import RepositoryArtifactDirectory
 
@@ -90,8 +90,12 @@ def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: An
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
                       fetcher: Any) -> LinksService:
+    extra = settings.extra
     return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
-                        health_timeout_s=settings.health_timeout_s)
+                        health_timeout_s=settings.health_timeout_s,
+                        health_concurrency=int(extra.get("GHARART_HEALTH_CONCURRENCY", 20)),
+                        health_per_host=int(extra.get("GHARART_HEALTH_PER_HOST", 4)),
+                        health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
 
 
 def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:

@@ -8,7 +8,7 @@ import httpx
 
 from adapters.http.fake import FakeFetcher, FakeReply
 from adapters.http.fetcher import HttpxFetcher
-from entrypoints.http.routes.publisher import webhook_transport
+from entrypoints.http.routes.publisher_wiring import webhook_transport
 from gharart_core.publisher.destinations import FetcherTransport
 
 

@@ -167,8 +167,10 @@ class RequestContext:
             raise UnsupportedMedia("unsupported_media_type", "Send the body as application/json.")
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest("malformed_body", f"The body is not valid JSON: {exc}"[:300]) from exc
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a deeply nested document (a JSON bomb) is refused like malformed JSON
+            detail = f"The body is not valid JSON: {type(exc).__name__}: {exc}"
+            raise BadRequest("malformed_body", detail[:300]) from exc
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:
         body = await self.json(**kw)

@@ -23,7 +23,8 @@ from ..shared.ids import IdGenerator
 from .destinations import validate_site_path
 from .model import DEFAULT_SECTOR, validate_sector
 from .ports import DeploymentMeta, DeploymentView, PublisherUoW, SitesGateway
-from .service import PublisherService, collect
+from .service import PublisherService
+from .validation import collect
 
 __all__ = ["DEPLOYMENT_STATUSES", "PATCH_MOVES", "DeploymentRecord", "DeploymentRecordService"]
 
