@@ -118,7 +118,7 @@ def _binding(raw: Any, prefix: str, registry: FunctionRegistry, errors: list[Fie
                     errors.append(FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message))
     if len(errors) > n:
         return None
-    return BindingSpec(raw["route"].rstrip("/") or "/", fn_name, dict(config or {}))
+    return BindingSpec(raw["route"].rstrip("/") or "/", str(fn_name), dict(config or {}))
 
 
 def _raise_bindings(errors: list[FieldError]) -> None:
@@ -177,7 +177,7 @@ def parse_create(
             if ctype is not None and (not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)):
                 errors.append(FieldError(f + ".contentType", "invalid_content_type", "a media type"))
             if len(errors) == 0:
-                manifest[path] = ManifestEntry(sha, size, ctype or content_type_for(path))
+                manifest[path] = ManifestEntry(str(sha), size, ctype or content_type_for(path))
     message = _message(body, errors)
     bindings: list[BindingSpec] = []
     raw_b = body.get("functionBindings")
