@@ -216,6 +216,8 @@ def _check_raw_path(ctx: RequestContext) -> None:
 def _page_response(page: ServedPage, method: str) -> Response[Any]:
     body = b"" if method == "HEAD" or page.status == 304 else page.body
     headers = dict(page.headers)
+    if method == "HEAD" and page.status == 200:
+        headers["Content-Length"] = str(len(page.body))  # what a GET would send
     return Response(content=body, status_code=page.status, media_type=page.content_type, headers=headers)
 
 
