@@ -77,6 +77,7 @@ async def test_flow_deploy_preview_promote_serve(owner):
     assert p.headers["etag"] == f'"{sha(HOME)}"'
     assert p.headers["cache-control"] == "public, max-age=0, must-revalidate"
     assert p.headers["x-gharart-deployment"] == dep["id"]
+    assert p.headers.get_list("content-type") == ["text/html; charset=utf-8"]
     p304 = await h.client.get("/profiles/acme/", headers={"If-None-Match": f'"{sha(HOME)}"'})
     assert p304.status_code == 304
     lst = (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()
