@@ -82,6 +82,10 @@ async def test_flow_deploy_preview_promote_serve(owner):
     assert p304.status_code == 304
     lst = (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()
     assert lst["items"][0]["live"] is True and lst["items"][0]["missingBlobs"] == 0 and lst["nextCursor"] is None
+    page1 = (await h.client.get(f"{H}/site-deployments?limit=1", headers=h.auth(tok))).json()
+    assert len(page1["items"]) == 1 and page1["nextCursor"] is None
+    audit = (await h.client.get(f"{H}/audit-log", headers=h.auth(tok))).json()["items"]
+    assert {"site.deployment.create", "site.deployment.deployed", "site.promote"} <= {a["action"] for a in audit}
     nf = await h.client.get("/profiles/acme/nope.html")
     assert nf.status_code == 404
     host = await h.client.get("/", headers={"Host": "acme.localhost:8000"})

@@ -464,6 +464,8 @@ class SitesService(ServingMixin):
                 pending = await uow.sites.get_deployment(access.handle, dep_id)
                 assert pending is not None
                 status = (await self._finish(uow, attrs.evolve(pending, missing=frozenset()))).status
+                # one audit entry per completed deployment, not one per blob (a deploy makes thousands)
+                await record(uow, self.clock, self.ids, access, f"site.deployment.{status.value}", dep_id)
             if dep_id == deployment_id:
                 result = BlobUpload(dep_id, sha, info.size, status, len(remaining))
         if result is None:
