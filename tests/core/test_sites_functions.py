@@ -61,3 +61,15 @@ async def test_answers():
     bad = await REG.get("form-capture")(call("form-capture", {}, method="POST", body=b"[1]", ctype="application/json"))
     assert bad.status == 400 and bad.submission is None
     assert sorted(REG.names()) == ["form-capture", "json", "redirect"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"body": 1, "headers": {"X-A": "a\x00b"}},
+        {"body": 1, "headers": {"X\x00": "a"}},
+        {"body": 1, "headers": {"Ünï": "a"}},
+    ],
+)
+def test_headers_refuse_controls_and_non_tokens(config):
+    assert REG.get("json").validate(config)

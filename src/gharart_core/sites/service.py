@@ -46,6 +46,7 @@ from .ports import FunctionRegistry, HostnameVerifier, NoReplayGate, ReplayGate,
 from .serving import ServingMixin
 from .validation import (
     BindingSpec,
+    check_message,
     parse_binding,
     parse_create,
     parse_mode_change,
@@ -371,11 +372,8 @@ class SitesService(ServingMixin):
         self, uow: SitesUoW, access: HandleAccess, data: bytes, media_type: str, message: str | None
     ) -> tuple[Deployment, list[str]]:
         authorize(access, Action.SITES_WRITE)
-        if message is not None and len(message) > 1000:
-            raise ValidationFailed(
-                detail="message is too long",
-                errors=[FieldError("message", "too_long", "at most 1000 characters")],
-            )
+        if message is not None and (errs := check_message(message, "message")):
+            raise ValidationFailed(detail=errs[0].message, errors=errs)
         files = extract_archive(data, media_type, self.limits.archive)
         manifest: dict[str, ManifestEntry] = {}
         blobs: dict[str, bytes] = {}
@@ -566,14 +564,7 @@ class SitesService(ServingMixin):
         elif not isinstance(target_id, str):
             errors.append(FieldError("targetDeploymentId", "invalid_type", "a deployment id"))
         reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-            errors.append(
-                FieldError(
-                    "reason",
-                    "invalid_type" if not isinstance(reason, str) else "too_long",
-                    "a string of at most 1000 characters",
-                )
-            )
+        errors += check_message(reason, "reason")
         if errors:
             raise ValidationFailed(detail=errors[0].message, errors=errors)
         site = await self._site(uow, access.handle)
