@@ -25,7 +25,14 @@ def _controls(value: str) -> bool:
 
 
 def _is_url_or_path(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > 2048 or _controls(value) or " " in value:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 2048
+        or _controls(value)
+        or " " in value
+        or not value.isascii()
+    ):
         return False
     if value.startswith("/") and not value.startswith("//"):
         return True
