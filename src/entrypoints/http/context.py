@@ -111,7 +111,14 @@ class RequestContext:
 
     # -- identity ----------------------------------------------------------
     async def optional_principal(self) -> Principal | None:
-        return await resolve_principal(self.rt, self.st, self.request.headers.get("authorization"))
+        if self.st.principal is not None:
+            return self.st.principal
+        auth = None
+        for k, v in self.request.scope.get("headers", ()):
+            if k == b"authorization":
+                auth = v.decode("latin-1")
+                break
+        return await resolve_principal(self.rt, self.st, auth)
 
     async def principal(self) -> Principal:
         p = await self.optional_principal()
@@ -145,7 +152,7 @@ class RequestContext:
     async def body_bytes(self, max_bytes: int | None = None) -> bytes:
         limit = max_bytes or self.rt.settings.max_json_bytes
         declared = self.request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise TooLarge("body_too_large", f"The body is larger than {limit} bytes.")
         chunks = []
         size = 0
@@ -167,8 +174,10 @@ class RequestContext:
             raise UnsupportedMedia("unsupported_media_type", "Send the body as application/json.")
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest("malformed_body", f"The body is not valid JSON: {exc}"[:300]) from exc
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a deeply nested document (a JSON bomb) is refused like malformed JSON
+            detail = f"The body is not valid JSON: {type(exc).__name__}: {exc}"
+            raise BadRequest("malformed_body", detail[:300]) from exc
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:
         body = await self.json(**kw)
@@ -224,7 +233,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def provide_ctx(request: Request[Any, Any, Any]) -> RequestContext:
+def provide_ctx(request: Request[Any, Any, Any]) -> RequestContext:
     rt: Runtime = request.app.state.runtime
     st: RequestState | None = request.scope.get("state", {}).get("gharart")
     if st is None:  # a request that bypassed the middleware (internal use)

@@ -196,7 +196,7 @@ def destination_or_error(value: object, field: str, errs: Collector) -> str | No
 
 def parse_redirect_status(value: object, field: str, errs: Collector) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         else:
             errs.add(field, "invalid_type", "redirectStatus must be an integer")
@@ -289,7 +289,7 @@ def parse_conditions(value: object, field: str, errs: Collector) -> Conditions:
                 items = [h.lower().rstrip(".") for h in items]
             else:
                 items = [v.lower() for v in items]
-            kw[{"referrerHost": "referrer_host"}.get(key, key)] = tuple(items)
+            kw["referrer_host" if key == "referrerHost" else str(key)] = tuple(items)
         elif key == "queryParam":
             if not isinstance(raw, Mapping):
                 errs.add(f, "invalid_type", "queryParam must be an object {name, equals?}")
