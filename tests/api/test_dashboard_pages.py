@@ -136,7 +136,8 @@ async def test_viewer_sees_no_write_controls_and_the_api_refuses_anyway(harness:
             f"/h/acme/sites/{dep}": ["promote-form", "rollback-form", "binding-form"],
             "/h/acme/files": ["upload-form"],
             f"/h/acme/files/{file_id}": ["extend-form", "share-form", "mode-form"],
-            "/h/acme/docs": ["policy-form"],
+            "/h/acme/docs": ["policy-form", "evaluate-form"],
+            "/h/acme/intel": ["crawl-form", "replay-form"],
         }
         for path, forms in pages.items():
             html = (await b.get(D + path)).text
@@ -268,6 +269,7 @@ async def test_files_upload_share_extend_and_access_log(harness: Harness) -> Non
         r = await b.post(f"{file_url}/update", data={"csrf": csrf, "expiresAt": "2099-01-01T10:00"})
         page = await b.get(r.headers["location"])
         assert 'id="file-expires">2099-01-01T10:00:00' in page.text
+        share_id = re.search(r'data-share="(shr_\w+)"', page.text).group(1)  # type: ignore[union-attr]
     messages = harness.outbox.messages
     assert messages, "the share mailed no magic link"
     body = str(messages[-1])
@@ -275,6 +277,12 @@ async def test_files_upload_share_extend_and_access_log(harness: Harness) -> Non
     assert m and m.group(1) == file_id
     got = await harness.client.get(f"/v2/public/files/{file_id}?token={m.group(2)}")
     assert got.status_code == 200 and got.content == b"campaign brief"
+    async with browser(harness) as b:
+        csrf = await sign_in(b, tok)
+        r = await b.post(f"{file_url}/shares/{share_id}/revoke", data={"csrf": csrf})
+        assert "Revoked share" in (await b.get(r.headers["location"])).text
+    got = await harness.client.get(f"/v2/public/files/{file_id}?token={m.group(2)}")
+    assert got.status_code == 403 and got.json()["code"] == "link_revoked"
 
 
 async def test_report_a_problem_carries_the_last_request_id(harness: Harness) -> None:
@@ -312,3 +320,20 @@ async def test_static_assets(harness: Harness, path: str) -> None:
     r = await harness.client.get(path)
     assert r.status_code == 200 and r.content
     assert (await harness.client.get("/dashboard/static/..%2Fapp.py")).status_code == 404
+
+
+async def test_a_big_import_is_followed_on_its_run_page() -> None:
+    from entrypoints.harness import make_harness
+
+    async with make_harness(import_sync_rows=1) as h:
+        tok = await h.create_owner("acme")
+        csv_text = "slug,destination\na,https://a.example/\nb,https://b.example/\n"
+        async with browser(h) as b:
+            csrf = await sign_in(b, tok)
+            r = await b.post(f"{D}/h/acme/import", data={"csrf": csrf, "csv": csv_text, "mode": "atomic"})
+            assert r.status_code == 303 and re.search(r"/import/run_\w+$", r.headers["location"])
+            await h.drain()
+            page = await b.get(r.headers["location"])
+            assert page.status_code == 200 and problem_code(page.text) == []
+            assert 'id="run-status">completed<' in page.text
+        assert (await h.client.get(f"{H}/links/b", headers=h.auth(tok))).status_code == 200

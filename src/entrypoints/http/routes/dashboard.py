@@ -436,7 +436,10 @@ async def import_run(handle: str, request: Request[Any, Any, Any]) -> Response[A
     d, form, refused = await _guard(request)
     if refused:
         return refused
-    text = _s(form, "csv")
+    raw = form.get("csv")
+    text = raw if isinstance(raw, str) else ""
+    if text.strip() and not text.endswith("\n"):
+        text += "\n"
     upload = form.get("upload")
     if isinstance(upload, UploadFile):
         data = await upload.read()
@@ -445,9 +448,25 @@ async def import_run(handle: str, request: Request[Any, Any, Any]) -> Response[A
     mode = _s(form, "mode") or "dryRun"
     r = await d.call("POST", f"{_h(handle)}/links/bulk-import", params={"mode": mode}, content=text.encode(),
                      headers={"Content-Type": "text/csv"}, action=True)
+    if r.status == 202 and isinstance(r.data, dict):
+        # A big import runs as a job: follow it on its run page.
+        return d.redirect(f"{PREFIX}/h/{handle}/import/{r.data.get('runId')}")
     result = r.data if r.ok else (r.data or {}).get("run") if isinstance(r.data, dict) else None
     return await d.page("import.html", handle=handle, csv_text=text, result=result, mode=mode,
                         problem=r.problem, artifact=(result or {}).get("runId", ""))
+
+
+@get(f"{PREFIX}/h/{{handle:str}}/import/{{run_id:str}}", include_in_schema=False)
+async def import_run_page(handle: str, run_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """An import run's progress (big imports run as jobs); refreshes until it ends."""
+    d = Dash(request)
+    if not d.token:
+        return d.redirect(f"{PREFIX}/login")
+    r = await d.call("GET", f"{_h(handle)}/links/bulk-import/{quote(run_id, safe='')}")
+    run = r.data if r.ok else None
+    done = bool(run) and run.get("status") in ("completed", "failed")
+    return await d.page("import.html", handle=handle, csv_text="", result=run, mode=(run or {}).get("mode"),
+                        problem=r.problem, refresh=r.ok and not done, artifact=run_id)
 
 
 @get(f"{PREFIX}/h/{{handle:str}}/import/{{run_id:str}}/errors.csv", include_in_schema=False)
@@ -731,6 +750,18 @@ async def file_share(handle: str, file_id: str, request: Request[Any, Any, Any])
                    f"{PREFIX}/h/{handle}/files/{file_id}")
 
 
+@post(f"{PREFIX}/h/{{handle:str}}/files/{{file_id:str}}/shares/{{share_id:str}}/revoke", include_in_schema=False,
+      status_code=200)
+async def share_revoke(handle: str, file_id: str, share_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    d, form, refused = await _guard(request)
+    if refused:
+        return refused
+    r = await d.call("DELETE", f"{_h(handle)}/files/{quote(file_id, safe='')}/shares/{quote(share_id, safe='')}",
+                     action=True)
+    return d.after(r, f"Revoked share {share_id}; its magic link stops working now.",
+                   f"{PREFIX}/h/{handle}/files/{file_id}")
+
+
 # -- internal docs -------------------------------------------------------------
 
 @get(f"{PREFIX}/h/{{handle:str}}/docs", include_in_schema=False)
@@ -867,8 +898,11 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
     return d.after(r, f"Escalation {esc_id} is {_s(form, 'status')}.", f"{PREFIX}/operator")
 
 
-ROUTES = [static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_rollback,
-          link_preview, import_page, import_run, import_errors, health_start, health_run, sites_page, deployment_page,
-          deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page, intel_start,
-          intel_run, files_page, file_upload, file_page, file_update, file_share, docs_page, docs_policy,
-          docs_evaluate, support_page, support_report, operator_page, operator_escalate, operator_escalation_status]
+ROUTES = [
+    static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_rollback,
+    link_preview, import_page, import_run, import_run_page, import_errors, health_start, health_run, sites_page,
+    deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page,
+    intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share, share_revoke, docs_page,
+    docs_policy, docs_evaluate, support_page, support_report, operator_page, operator_escalate,
+    operator_escalation_status,
+]
