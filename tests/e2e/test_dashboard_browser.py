@@ -35,6 +35,11 @@ SHOTS = ROOT / ".ci" / "artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+UNLABELED_JS = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))
+  .filter(el => el.tagName === 'BUTTON' ? !(el.textContent.trim() || el.getAttribute('aria-label'))
+                                         : !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
 
 def _chromium() -> str | None:
     for candidate in (os.environ.get("GHARART_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
@@ -149,6 +154,10 @@ def test_dashboard_guides_in_chromium(server: dict[str, Any]) -> None:
             expect = sync_api.expect
 
             def shot(name: str, full: bool = True) -> None:
+                # Every visible field has a label (or an aria-label) and the page has one h1.
+                unlabeled = page.evaluate(UNLABELED_JS)
+                assert unlabeled == [], (name, unlabeled)
+                assert page.locator("h1").count() == 1, name
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
             # Sign in.
