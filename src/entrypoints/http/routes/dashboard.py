@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import jinja2
@@ -417,7 +417,7 @@ async def link_preview(handle: str, slug: str, request: Request[Any, Any, Any]) 
     if _s(form, "at"):
         body["at"] = _dt(_s(form, "at"))
     if _s(form, "query"):
-        body["query"] = dict(p.split("=", 1) if "=" in p else (p, "") for p in _s(form, "query").split("&") if p)
+        body["query"] = dict(parse_qsl(_s(form, "query"), keep_blank_values=True))
     r = await d.call("POST", f"{_h(handle)}/links/{quote(slug, safe='')}/route-preview", json=body, action=True)
     return await _link_page(d, handle, slug, preview=r.data if r.ok else None, preview_problem=r.problem,
                             preview_input=body)
@@ -464,7 +464,7 @@ async def import_run_page(handle: str, run_id: str, request: Request[Any, Any, A
         return d.redirect(f"{PREFIX}/login")
     r = await d.call("GET", f"{_h(handle)}/links/bulk-import/{quote(run_id, safe='')}")
     run = r.data if r.ok else None
-    done = bool(run) and run.get("status") in ("completed", "failed")
+    done = run is not None and run.get("status") in ("completed", "failed")
     return await d.page("import.html", handle=handle, csv_text="", result=run, mode=(run or {}).get("mode"),
                         problem=r.problem, refresh=r.ok and not done, artifact=run_id)
 
@@ -508,7 +508,7 @@ async def health_run(handle: str, run_id: str, request: Request[Any, Any, Any]) 
         if request.query_params.get("classification") else None
     r = await d.call("GET", f"{_h(handle)}/links/health-check/{quote(run_id, safe='')}", params=params)
     run = r.data if r.ok else None
-    done = bool(run) and run.get("status") in ("completed", "failed")
+    done = run is not None and run.get("status") in ("completed", "failed")
     return await d.page("health.html", handle=handle, run=run, run_id=run_id, problem=r.problem,
                         refresh=not done and r.ok, artifact=run_id)
 
@@ -668,7 +668,7 @@ async def intel_run(handle: str, hostname: str, kind: str, run_id: str,
     seg = "replay-runs" if kind == "replay" else "crawl-runs"
     r = await d.call("GET", f"{_h(handle)}/site-intel/{quote(hostname, safe='')}/{seg}/{quote(run_id, safe='')}")
     run = r.data if r.ok else None
-    done = bool(run) and run.get("status") in ("completed", "failed")
+    done = run is not None and run.get("status") in ("completed", "failed")
     return await d.page("intel_run.html", handle=handle, hostname=hostname, kind=kind, run=run, run_id=run_id,
                         problem=r.problem, refresh=r.ok and not done, artifact=run_id)
 
