@@ -337,3 +337,76 @@ async def test_a_big_import_is_followed_on_its_run_page() -> None:
             assert page.status_code == 200 and problem_code(page.text) == []
             assert 'id="run-status">completed<' in page.text
         assert (await h.client.get(f"{H}/links/b", headers=h.auth(tok))).status_code == 200
+
+
+async def test_bindings_on_a_pending_deployment_and_missing_blobs(harness: Harness) -> None:
+    tok = await harness.create_owner("acme")
+    html = b"<h1>pending</h1>"
+    digest = hashlib.sha256(html).hexdigest()
+    r = await harness.client.post(f"{H}/site-deployments", headers=harness.auth(tok),
+                                  json={"manifest": {"index.html": {"sha256": digest, "size": len(html)}}})
+    dep = r.json()["id"]
+    async with browser(harness) as b:
+        csrf = await sign_in(b, tok)
+        listing = await b.get(f"{D}/h/acme/sites")
+        row = re.search(rf'<tr data-deployment="{dep}".*?</tr>', listing.text, re.S).group(0)  # type: ignore[union-attr]
+        assert "pending" in row and 'class="warn">1<' in row
+        frame = await b.get(f"{D}/h/acme/sites/{dep}/preview/")
+        assert frame.status_code == 409 and "artifact_missing" in frame.text and digest in frame.text
+        page = await b.get(f"{D}/h/acme/sites/{dep}")
+        assert 'id="binding-form"' in page.text and 'id="promote-form"' not in page.text
+        bad = await b.post(f"{D}/h/acme/bindings", data={"csrf": csrf, "deploymentId": dep, "route": "/api/x",
+                                                         "function": "nope", "config": "{}"})
+        assert problem_code((await b.get(bad.headers["location"])).text) == ["unknown_function"]
+        ok = await b.post(f"{D}/h/acme/bindings", data={"csrf": csrf, "deploymentId": dep, "route": "/api/hello",
+                                                        "function": "json", "config": '{"body": {"hi": 1}}'})
+        shown = await b.get(ok.headers["location"])
+        assert "Bound /api/hello to json." in shown.text
+        assert re.search(r'id="bindings-table".*?/api/hello', shown.text, re.S)
+
+
+async def test_crawl_and_replay_from_the_dashboard(harness: Harness) -> None:
+    tok = await harness.create_owner("acme")
+    live = await deploy(harness, tok, b'<h1>home</h1><a href="/about.html">about</a>', "live")
+    r = await harness.client.post(f"{H}/site-deployments/{live}/promote", json={"expectedLiveDeploymentId": None},
+                                  headers=harness.auth(tok))
+    assert r.status_code == 200, r.text
+    candidate = await deploy(harness, tok, b"<h1>new home</h1>", "candidate")
+    async with browser(harness) as b:
+        csrf = await sign_in(b, tok)
+        crawl = await b.post(f"{D}/h/acme/intel/crawl", data={"csrf": csrf, "hostname": "acme.localhost"})
+        assert crawl.status_code == 303 and "/intel/acme.localhost/crawl/run_" in crawl.headers["location"]
+        await harness.drain()
+        run = await b.get(crawl.headers["location"])
+        assert 'id="run-status">completed<' in run.text, run.text
+        intel = await b.get(f"{D}/h/acme/intel?hostname=acme.localhost")
+        snapshot = re.search(r'name="snapshotId" value="(snp_\w+)"', intel.text).group(1)  # type: ignore[union-attr]
+        replay = await b.post(f"{D}/h/acme/intel/replay", data={"csrf": csrf, "hostname": "acme.localhost",
+                                                                "snapshotId": snapshot, "deploymentId": candidate})
+        assert "/replay/run_" in replay.headers["location"]
+        await harness.drain()
+        result = await b.get(replay.headers["location"])
+        assert 'id="run-status">completed<' in result.text
+        assert "verdict-" in result.text and 'id="replay-diff"' in result.text
+
+
+async def test_operator_escalates_a_report_and_moves_it_along(harness: Harness) -> None:
+    tok = await harness.create_owner("acme")
+    op = await harness.create_user_token("ops@gharart.example", operator=True,
+                                         scopes=("links:read", "support:write", "operator"))
+    r = await harness.client.post("/v2/support/report", headers=harness.auth(tok),
+                                  json={"summary": "broken", "details": "it broke", "handle": "acme"})
+    report_id = r.json()["reportId"]
+    async with browser(harness) as b:
+        csrf = await sign_in(b, op)
+        page = await b.get(f"{D}/operator")
+        assert report_id in page.text
+        r = await b.post(f"{D}/operator/escalations", data={"csrf": csrf, "reportIds": report_id, "note": "look"})
+        shown = await b.get(r.headers["location"])
+        assert "Escalation created." in shown.text
+        esc = re.search(r"<code>(esc_\w+)</code></td><td>open<", shown.text).group(1)  # type: ignore[union-attr]
+        for status in ("acknowledged", "resolved"):
+            r = await b.post(f"{D}/operator/escalations/{esc}", data={"csrf": csrf, "status": status})
+            assert f"is {status}." in (await b.get(r.headers["location"])).text
+        r = await b.post(f"{D}/operator/escalations/{esc}", data={"csrf": csrf, "status": "open"})
+        assert problem_code((await b.get(r.headers["location"])).text) == ["invalid_transition"]
