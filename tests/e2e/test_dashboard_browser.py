@@ -70,7 +70,19 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def chromium() -> tuple[Any, str]:
+    """Playwright's sync API and the system Chromium, or a skip saying which is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="the playwright package is not installed (pip install playwright)")
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no Chromium available and it could not be installed (Debian package `chromium`); "
+                    "Playwright's own browser downloads are not used")
+    return sync_api, executable
+
+
+@pytest.fixture(scope="module")
+def server(chromium: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("dashboard") / "data"
     port = _port()
     env = {**os.environ, "GHARART_DATA_DIR": str(data), "PYTHONPATH": str(SRC),
@@ -134,11 +146,8 @@ def _magic_link(outbox: Path, recipient: str) -> str:
     raise AssertionError(f"no magic link for {recipient} in {outbox}")
 
 
-def test_dashboard_guides_in_chromium(server: dict[str, Any]) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("no Chromium available (install Debian `chromium`; Playwright downloads are not used)")
+def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[str, Any]) -> None:
+    sync_api, executable = chromium
     SHOTS.mkdir(parents=True, exist_ok=True)
     base, token = server["base"], server["token"]
     one = _deploy(base, token, b"<!doctype html><title>One</title><h1>Release one</h1>", "release one")
