@@ -129,8 +129,9 @@ async def test_viewer_sees_no_write_controls_and_the_api_refuses_anyway(harness:
         csrf = await sign_in(b, viewer)
         assert "role-viewer" in (await b.get(f"{D}/")).text
         pages = {
+            "/h/acme": ["audit-table"],
             "/h/acme/links": ["create-link", "health-form"],
-            "/h/acme/links/promo": ["rollback-form"],
+            "/h/acme/links/promo": ["rollback-form", "edit-form"],
             "/h/acme/import": ["import-form"],
             "/h/acme/sites": ["mode-form"],
             f"/h/acme/sites/{dep}": ["promote-form", "rollback-form", "binding-form"],
@@ -180,6 +181,12 @@ async def test_link_rollback_needs_target_and_expected_version(harness: Harness)
         shown = await b.get(ok.headers["location"])
         assert "Rolled back promo to version 1" in shown.text
         assert 'id="current-version">4<' in shown.text
+        edit = await b.post(f"{D}/h/acme/links/promo/edit",
+                            data={"csrf": csrf, "destination": "https://d.example/", "expectedVersion": "3"})
+        assert problem_code((await b.get(edit.headers["location"])).text) == ["version_conflict"]
+        handle_page = await b.get(f"{D}/h/acme")
+        assert 'id="audit-table"' in handle_page.text and "link.rollback" in handle_page.text
+        assert 'id="members-table"' in handle_page.text and "owner@acme.example.com" in handle_page.text
         diff = await b.get(f"{D}/h/acme/links/promo?diff=3..4")
         assert 'id="diff-table"' in diff.text and "https://c.example/" in diff.text
         prev = await b.post(f"{D}/h/acme/links/promo/preview", data={"csrf": csrf, "userAgent": "curl/8"})

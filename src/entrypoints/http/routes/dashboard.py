@@ -340,8 +340,13 @@ async def handle_home(handle: str, request: Request[Any, Any, Any]) -> Response[
     if not d.token:
         return d.redirect(f"{PREFIX}/login")
     r = await d.call("GET", _h(handle))
+    role = (r.data or {}).get("role") if r.ok else None
+    members = await d.call("GET", f"{_h(handle)}/members") if r.ok else None
+    audit = await d.call("GET", f"{_h(handle)}/audit-log", params={"limit": 25}) \
+        if r.ok and can(role, "admin") else None
     return await d.page("handle.html", handle=handle, info=r.data if r.ok else None, problem=r.problem,
-                        role=(r.data or {}).get("role") if r.ok else None)
+                        role=role, members=_items(members) if members else [],
+                        audit=_items(audit) if audit else None)
 
 
 # -- links --------------------------------------------------------------------
@@ -390,6 +395,18 @@ async def _link_page(d: Dash, handle: str, slug: str, **extra: Any) -> Response[
     return await d.page("link.html", handle=handle, slug=slug, link=link.data if link.ok else None,
                         problem=link.problem, history=_items(hist), diff=diff, diff_spec=diff_spec,
                         artifact=(link.data or {}).get("id", slug) if link.ok else slug, **extra)
+
+
+@post(f"{PREFIX}/h/{{handle:str}}/links/{{slug:str}}/edit", include_in_schema=False, status_code=200)
+async def link_edit(handle: str, slug: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    d, form, refused = await _guard(request)
+    if refused:
+        return refused
+    body: dict[str, Any] = {"destination": _s(form, "destination"),
+                            "expectedVersion": _int(_s(form, "expectedVersion"))}
+    r = await d.call("PATCH", f"{_h(handle)}/links/{quote(slug, safe='')}", json=body, action=True)
+    return d.after(r, f"Updated {slug} (now version {(r.data or {}).get('version') if r.ok else '?'}).",
+                   f"{PREFIX}/h/{handle}/links/{slug}")
 
 
 @post(f"{PREFIX}/h/{{handle:str}}/links/{{slug:str}}/rollback", include_in_schema=False, status_code=200)
@@ -899,7 +916,7 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
 
 
 ROUTES = [
-    static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_rollback,
+    static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_edit, link_rollback,
     link_preview, import_page, import_run, import_run_page, import_errors, health_start, health_run, sites_page,
     deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page,
     intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share, share_revoke, docs_page,
