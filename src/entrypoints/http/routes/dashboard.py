@@ -163,6 +163,11 @@ class Dash:
                       max_age=max_age)
 
     def set_flash(self, kind: str, message: str, problem: dict[str, Any] | None = None) -> None:
+        if problem is not None:  # keep the cookie well under the 4 KiB browsers accept
+            problem = {**problem, "detail": str(problem.get("detail", ""))[:500],
+                       "errors": list(problem.get("errors") or [])[:10],
+                       "extra": {k: v for k, v in (problem.get("extra") or {}).items()
+                                 if len(json.dumps(v, default=str)) <= 300}}
         self.cookies.append(self._cookie(FLASH_COOKIE, _encode({"kind": kind, "message": message,
                                                                 "problem": problem}), max_age=60))
         self.clear_flash = False
