@@ -213,6 +213,11 @@ async def test_import_dry_run_shows_row_errors_then_imports(harness: Harness) ->
                                data={"csrf": csrf, "mode": "partial"})
         assert "created 1" in partial.text
     assert (await harness.client.get(f"{H}/links/good", headers=harness.auth(tok))).status_code == 200
+    async with browser(harness) as b:
+        await sign_in(b, tok)
+        export = await b.get(f"{D}/h/acme/links-export?format=csv")
+        assert export.status_code == 200 and "good,https://good.example/" in export.text
+        assert export.headers["content-disposition"].startswith("attachment")
 
 
 async def test_health_check_start_and_run_page(harness: Harness) -> None:

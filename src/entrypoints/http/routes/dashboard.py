@@ -368,6 +368,21 @@ async def links_page(handle: str, request: Request[Any, Any, Any]) -> Response[A
                         next_cursor=(r.data or {}).get("nextCursor") if r.ok else None)
 
 
+@get(f"{PREFIX}/h/{{handle:str}}/links-export", include_in_schema=False)
+async def links_export(handle: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """The API's export (current versions) as a download, fetched with the session's token."""
+    d = Dash(request)
+    if not d.token:
+        return d.redirect(f"{PREFIX}/login")
+    fmt = "jsonl" if request.query_params.get("format") == "jsonl" else "csv"
+    r = await d.call("GET", f"{_h(handle)}/links/export", params={"format": fmt})
+    if not r.ok:
+        return await d.page("error.html", status=r.status, problem=r.problem)
+    return Response(r.response.content, media_type=r.response.headers.get("content-type", "text/csv"),
+                    headers={"Content-Disposition": f'attachment; filename="{handle}-links.{fmt}"',
+                             "X-Request-ID": r.request_id, "Cache-Control": "no-store"})
+
+
 @post(f"{PREFIX}/h/{{handle:str}}/links/create", include_in_schema=False, status_code=200)
 async def link_create(handle: str, request: Request[Any, Any, Any]) -> Response[Any]:
     d, form, refused = await _guard(request)
@@ -921,7 +936,7 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
 
 
 ROUTES = [
-    static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_edit, link_rollback,
+    static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page, link_edit, link_rollback,
     link_preview, import_page, import_run, import_run_page, import_errors, health_start, health_run, sites_page,
     deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page,
     intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share, share_revoke, docs_page,
