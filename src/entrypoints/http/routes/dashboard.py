@@ -936,10 +936,10 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
 
 
 ROUTES = [
-    static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page, link_edit, link_rollback,
-    link_preview, import_page, import_run, import_run_page, import_errors, health_start, health_run, sites_page,
-    deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page,
-    intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share, share_revoke, docs_page,
-    docs_policy, docs_evaluate, support_page, support_report, operator_page, operator_escalate,
-    operator_escalation_status,
+    static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page,
+    link_edit, link_rollback, link_preview, import_page, import_run, import_run_page, import_errors, health_start,
+    health_run, sites_page, deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode,
+    binding_create, intel_page, intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share,
+    share_revoke, docs_page, docs_policy, docs_evaluate, support_page, support_report, operator_page,
+    operator_escalate, operator_escalation_status,
 ]
