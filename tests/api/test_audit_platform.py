@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from entrypoints.harness import Harness
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -17,3 +19,25 @@ def test_cli_module_runs_as_a_script() -> None:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "serve" in done.stdout and "init" in done.stdout
+
+
+async def test_member_added_before_sign_in_has_a_user_id_usable_in_member_routes(harness: Harness) -> None:
+    h = harness
+    owner = await h.create_owner("acme")
+    r = await h.client.post("/v2/handles/acme/members", json={"email": "Later@Example.com", "role": "viewer"},
+                            headers=h.auth(owner))
+    assert r.status_code == 201
+    user_id = r.json()["userId"]
+    assert isinstance(user_id, str) and user_id.startswith("usr_")
+    assert set(r.json()) >= {"userId", "email", "role", "addedAt"}
+    r = await h.client.patch(f"/v2/handles/acme/members/{user_id}", json={"role": "editor"}, headers=h.auth(owner))
+    assert r.status_code == 200 and r.json()["role"] == "editor" and r.json()["userId"] == user_id
+    later = await h.create_user_token("later@example.com")
+    r = await h.client.get("/v2/handles/acme", headers=h.auth(later))
+    assert r.status_code == 200 and r.json()["role"] == "editor"
+    members = (await h.client.get("/v2/handles/acme/members", headers=h.auth(owner))).json()["items"]
+    assert {m["userId"] for m in members if m["email"].lower() == "later@example.com"} == {user_id}
+    r = await h.client.delete(f"/v2/handles/acme/members/{user_id}", headers=h.auth(owner))
+    assert r.status_code == 204
+    r = await h.client.get("/v2/handles/acme", headers=h.auth(later))
+    assert r.status_code == 404 and r.json()["code"] == "handle_not_found"

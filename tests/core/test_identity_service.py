@@ -130,8 +130,9 @@ async def test_pending_member_is_claimed_on_first_sign_in(world: World) -> None:
     await world.run(world.svc.create_handle, alice, "acme")
     access = await world.access(alice, "acme")
     pending = await world.run(world.svc.add_member, access, "Carol@Example.COM", "editor")
-    assert pending.user_id is None
+    assert pending.user_id is not None and pending.user_id.startswith("usr_")
     carol = await world.user("carol@example.com")
+    assert carol.user_id == pending.user_id
     assert (await world.access(carol, "acme")).role is Role.EDITOR
     with pytest.raises(Conflict) as err:
         await world.run(world.svc.add_member, access, "carol@example.com", "viewer")

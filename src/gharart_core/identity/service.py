@@ -296,8 +296,10 @@ class IdentityService:
         if existing is not None:
             raise Conflict("member_exists", f"{email_n} is already a member.",
                            extra={"userId": existing.user_id or existing.email})
-        user = await repo.user_by_email(email_n)
-        member = Member(access.handle, email_n, parsed, self.clock.now(), user.id if user else None)
+        # an email nobody signed in with yet gets its user (and userId) now; the first sign-in with
+        # that `email` claim binds the subject to it, so the membership is theirs from then on
+        user = await repo.user_by_email(email_n) or await self.ensure_user(uow, email_n)
+        member = Member(access.handle, email_n, parsed, self.clock.now(), user.id)
         await repo.upsert_member(member)
         await self._audit_access(uow, access, "member.add", email_n)
         return member
