@@ -18,3 +18,22 @@ async def test_magic_link_answers_carry_the_magic_link_rate_limit_headers(harnes
     remaining2 = [int(part.split("r=")[1].split(";")[0]) for part in r2.headers["ratelimit"].split(",")
                   if '"magic_link"' in part]
     assert remaining2[0] < remaining[0]
+
+
+async def test_timestamps_at_the_calendar_edges_are_refused_not_crashing(harness: Harness) -> None:
+    h = harness
+    token = await h.create_owner("acme")
+    r = await h.client.post("/v2/handles/acme/files", files={"file": ("a.txt", b"abc", "text/plain")},
+                            headers=h.auth(token))
+    assert r.status_code == 201
+    fid = r.json()["id"]
+    for stamp in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59Z"):
+        r = await h.client.patch(f"/v2/handles/acme/files/{fid}", json={"expiresAt": stamp}, headers=h.auth(token))
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "expiresAt"
+        r = await h.client.post("/v2/tokens", json={"name": "t", "scopes": ["files:read"], "expiresAt": stamp},
+                                headers=h.auth(token))
+        assert r.status_code == 422 and r.json()["code"] == "validation_failed", r.text
+    r = await h.client.patch(f"/v2/handles/acme/files/{fid}", json={"expiresAt": "2999-12-31T23:59:59Z"},
+                             headers=h.auth(token))
+    assert r.status_code == 200 and r.json()["expiresAt"] == "2999-12-31T23:59:59.000Z"
