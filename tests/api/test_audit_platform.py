@@ -41,3 +41,22 @@ async def test_member_added_before_sign_in_has_a_user_id_usable_in_member_routes
     assert r.status_code == 204
     r = await h.client.get("/v2/handles/acme", headers=h.auth(later))
     assert r.status_code == 404 and r.json()["code"] == "handle_not_found"
+
+
+async def test_early_answer_to_a_big_unread_body_closes_the_connection(harness: Harness) -> None:
+    """A 401/413 sent before the body was read must not leave a poisoned keep-alive connection."""
+    h = harness
+    big = b"x" * (3 * 1024 * 1024)
+    r = await h.client.post("/v2/handles/acme/files", content=big,
+                            headers={"Authorization": "Bearer nope", "content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 401
+    assert r.headers.get("connection") == "close"
+    # a small leftover is drained instead: the connection stays usable
+    r = await h.client.post("/v2/handles/acme/files", content=b"y" * 200_000,
+                            headers={"Authorization": "Bearer nope", "content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 401
+    assert r.headers.get("connection") is None
+    # bodies that were read keep the connection as it is
+    token = await h.create_owner("acme")
+    r = await h.client.post("/v2/support/report", json={"summary": "s", "details": "d"}, headers=h.auth(token))
+    assert r.status_code == 201 and r.headers.get("connection") is None
