@@ -8,6 +8,7 @@ together with the idempotency record, and only then send the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -145,10 +146,8 @@ class GharartMiddleware:
             try:
                 await self._handle(scope, guard.guarded_receive, guard.guarded_send)
             finally:
-                try:
+                with contextlib.suppress(Exception):  # the client went away: nothing left to protect
                     await guard.drain()
-                except Exception:  # the client went away: nothing left to protect
-                    pass
             return
         await self._handle(scope, receive, send)
 
