@@ -37,3 +37,14 @@ async def test_timestamps_at_the_calendar_edges_are_refused_not_crashing(harness
     r = await h.client.patch(f"/v2/handles/acme/files/{fid}", json={"expiresAt": "2999-12-31T23:59:59Z"},
                              headers=h.auth(token))
     assert r.status_code == 200 and r.json()["expiresAt"] == "2999-12-31T23:59:59.000Z"
+
+
+async def test_download_content_type_has_one_charset(harness: Harness) -> None:
+    h = harness
+    token = await h.create_owner("acme")
+    r = await h.client.post("/v2/handles/acme/files", data={"mode": "public"},
+                            files={"file": ("a.txt", b"abc", "text/plain; charset=utf-8")}, headers=h.auth(token))
+    assert r.status_code == 201, r.text
+    r = await h.client.get(f"/v2/public/files/{r.json()['id']}")
+    assert r.status_code == 200
+    assert r.headers["content-type"].lower().count("charset") <= 1, r.headers["content-type"]
