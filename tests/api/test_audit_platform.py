@@ -60,3 +60,42 @@ async def test_early_answer_to_a_big_unread_body_closes_the_connection(harness: 
     token = await h.create_owner("acme")
     r = await h.client.post("/v2/support/report", json={"summary": "s", "details": "d"}, headers=h.auth(token))
     assert r.status_code == 201 and r.headers.get("connection") is None
+
+
+async def test_openapi_documents_problem_responses_and_public_routes(harness: Harness) -> None:
+    h = harness
+    r = await h.client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert "Problem" in doc["components"]["schemas"]
+    methods = ("get", "put", "post", "delete", "patch")
+    for path, item in doc["paths"].items():
+        for method in methods:
+            op = item.get(method)
+            if op is None:
+                continue
+            responses = op["responses"]
+            assert "application/problem+json" in responses["default"]["content"], (method, path)
+            # the framework's own validation-error shape is never sent by this service
+            for status, resp in responses.items():
+                for media in (resp.get("content") or {}).values():
+                    assert "status_code" not in ((media.get("schema") or {}).get("properties") or {}), (path, status)
+            for param in op.get("parameters") or []:
+                if param["in"] == "query" and param["name"] == "limit":
+                    assert param["schema"]["type"] == "integer"
+    for path in ("/v2/public/content-report", "/v2/public/files/{file_id}/magic-link"):
+        assert {} in doc["paths"][path]["post"]["security"]
+    assert {} not in doc["paths"]["/v2/tokens"]["post"].get("security", [{"bearer": []}])
+    # a second fetch answers the same document
+    assert (await h.client.get("/schema/openapi.json")).json() == doc
+
+
+async def test_problem_bodies_match_the_documented_problem_schema(harness: Harness) -> None:
+    h = harness
+    doc = (await h.client.get("/schema/openapi.json")).json()
+    schema = doc["components"]["schemas"]["Problem"]
+    r = await h.client.get("/v2/handles/acme")
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert set(schema["required"]) <= set(body)
+    assert isinstance(body["status"], int) and isinstance(body["code"], str)

@@ -146,7 +146,7 @@ class RequestContext:
     async def body_bytes(self, max_bytes: int | None = None) -> bytes:
         limit = max_bytes or self.rt.settings.max_json_bytes
         declared = self.request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise TooLarge("body_too_large", f"The body is larger than {limit} bytes.")
         chunks = []
         size = 0

@@ -100,7 +100,7 @@ class _BodyGuard:
 
     def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         declared = _header(scope, b"content-length")
-        self.length = int(declared) if declared and declared.isdigit() else None
+        self.length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
         self.read = 0
         self.done = self.length == 0
         self.receive = receive
