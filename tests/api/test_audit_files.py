@@ -48,3 +48,18 @@ async def test_download_content_type_has_one_charset(harness: Harness) -> None:
     r = await h.client.get(f"/v2/public/files/{r.json()['id']}")
     assert r.status_code == 200
     assert r.headers["content-type"].lower().count("charset") <= 1, r.headers["content-type"]
+
+
+async def test_a_declared_type_that_is_not_a_media_type_counts_as_undeclared(harness: Harness) -> None:
+    h = harness
+    token = await h.create_owner("acme")
+    body = (b'--b\r\nContent-Disposition: form-data; name="mode"\r\n\r\npublic\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+            b"Content-Type: \x01weird\r\n\r\nabc\r\n--b--\r\n")
+    r = await h.client.post("/v2/handles/acme/files", content=body,
+                            headers={**h.auth(token), "content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 201, r.text
+    assert r.json()["contentType"] == "text/plain"
+    r = await h.client.get(f"/v2/public/files/{r.json()['id']}")
+    assert r.status_code == 200 and r.content == b"abc"
+    assert r.headers["content-type"].startswith("text/plain")
