@@ -99,3 +99,14 @@ async def test_problem_bodies_match_the_documented_problem_schema(harness: Harne
     body = r.json()
     assert set(schema["required"]) <= set(body)
     assert isinstance(body["status"], int) and isinstance(body["code"], str)
+
+
+async def test_every_reserved_word_the_spec_names_is_refused_as_reserved(harness: Harness) -> None:
+    h = harness
+    token = await h.create_user_token("first@example.com")
+    for word in ("api", "admin", "v2", "_edge", "public", "support"):
+        r = await h.client.post("/v2/handles", json={"handle": word}, headers=h.auth(token))
+        assert r.status_code == 422 and r.json()["code"] == "handle_reserved", (word, r.text)
+    for bad in ("-a", "a-", "Acme", "a" * 41, "a_b"):
+        r = await h.client.post("/v2/handles", json={"handle": bad}, headers=h.auth(token))
+        assert r.status_code == 422 and r.json()["code"] == "invalid_handle", (bad, r.text)

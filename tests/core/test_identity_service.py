@@ -61,7 +61,7 @@ def test_handle_validation(value: str) -> None:
         return
     with pytest.raises(ValidationFailed) as err:
         validate_handle(value)
-    expected = "handle_reserved" if HANDLE_RE.match(value) else "invalid_handle"
+    expected = "handle_reserved" if value in RESERVED_HANDLES else "invalid_handle"
     assert err.value.code == expected
     assert [(e.field, e.code) for e in err.value.errors] == [("handle", expected)]
 

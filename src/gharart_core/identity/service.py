@@ -54,6 +54,13 @@ class IssuedToken:
 
 
 def validate_handle(handle: object) -> str:
+    # reserved words first: `_edge` is reserved even though it could never match the pattern
+    if isinstance(handle, str) and handle in RESERVED_HANDLES:
+        raise ValidationFailed(
+            "handle_reserved",
+            f"`{handle}` is reserved.",
+            errors=[FieldError("handle", "handle_reserved", "this handle is reserved")],
+        )
     if not isinstance(handle, str) or not HANDLE_RE.match(handle):
         raise ValidationFailed(
             "invalid_handle",
