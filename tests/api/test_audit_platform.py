@@ -110,3 +110,20 @@ async def test_every_reserved_word_the_spec_names_is_refused_as_reserved(harness
     for bad in ("-a", "a-", "Acme", "a" * 41, "a_b"):
         r = await h.client.post("/v2/handles", json={"handle": bad}, headers=h.auth(token))
         assert r.status_code == 422 and r.json()["code"] == "invalid_handle", (bad, r.text)
+
+
+async def test_openapi_documents_request_bodies(harness: Harness) -> None:
+    doc = (await harness.client.get("/schema/openapi.json")).json()
+    bodyless = {("post", "/v2/handles/{handle}/internal-docs/session"),
+                ("post", "/v2/handles/{handle}/site-intel/{hostname}/crawl-runs"),
+                ("post", "/v2/handles/{handle}/site/hostnames/{hostname}/verify")}
+    for path, item in doc["paths"].items():
+        if not path.startswith("/v2/"):
+            continue
+        for method in ("post", "put", "patch"):
+            if method in item and (method, path) not in bodyless:
+                assert "requestBody" in item[method], (method, path)
+    upload = doc["paths"]["/v2/handles/{handle}/files"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in upload
+    report = doc["paths"]["/v2/support/report"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert report["required"] == ["summary", "details"]

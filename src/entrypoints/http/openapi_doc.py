@@ -13,6 +13,8 @@ from typing import Any
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from .openapi_bodies import request_body
+
 __all__ = ["PROBLEM_SCHEMA", "ProblemDocumentingJsonPlugin", "document_problems"]
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -67,6 +69,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if path.startswith(_PUBLIC_PREFIXES) or path in _PUBLIC_PATHS:
                 # anonymous callers are served; a bearer token is optional (and used when sent)
                 operation["security"] = [{}, {"bearer": []}]
+            body = request_body(method, path)
+            if body is not None and "requestBody" not in operation:
+                operation["requestBody"] = body
             for param in operation.get("parameters") or []:
                 if param.get("in") == "query" and param.get("name") == "limit":
                     param["schema"] = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
@@ -79,8 +84,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                         and not content["application/json"].get("schema"):
                     content["*/*"] = {"schema": {}}
             responses.setdefault("default", {
-                "description": "An error, as an RFC 9457 problem (the IGNY8 routes use their JSON envelope).",
-                "content": {"application/problem+json": {"schema": ref}, "application/json": {"schema": {}}},
+                "description": "An error: an RFC 9457 problem (IGNY8 routes: their JSON envelope; profiles: an HTML page).",
+                "content": {"application/problem+json": {"schema": ref}, "application/json": {"schema": {}},
+                            "text/html": {"schema": {"type": "string"}}},
             })
     schema[_MARK] = True
     return schema
