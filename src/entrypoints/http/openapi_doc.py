@@ -84,7 +84,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                         and not content["application/json"].get("schema"):
                     content["*/*"] = {"schema": {}}
             responses.setdefault("default", {
-                "description": "An error: an RFC 9457 problem (IGNY8 routes: their JSON envelope; profiles: an HTML page).",
+                "description": "An error: an RFC 9457 problem (IGNY8: its JSON envelope; profiles: an HTML page).",
                 "content": {"application/problem+json": {"schema": ref}, "application/json": {"schema": {}},
                             "text/html": {"schema": {"type": "string"}}},
             })
