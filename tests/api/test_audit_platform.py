@@ -127,3 +127,31 @@ async def test_openapi_documents_request_bodies(harness: Harness) -> None:
     assert "multipart/form-data" in upload
     report = doc["paths"]["/v2/support/report"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert report["required"] == ["summary", "details"]
+
+
+async def test_short_lists_page_and_validate_limit_like_every_list(harness: Harness) -> None:
+    h = harness
+    owner = await h.create_owner("acme")
+    for i in range(3):
+        r = await h.client.post("/v2/handles/acme/members", json={"email": f"m{i}@example.com", "role": "viewer"},
+                                headers=h.auth(owner))
+        assert r.status_code == 201
+        r = await h.client.post("/v2/tokens", json={"name": f"t{i}", "scopes": ["links:read"]}, headers=h.auth(owner))
+        assert r.status_code == 201
+    for url in ("/v2/handles/acme/members", "/v2/tokens", "/v2/handles"):
+        for bad in ("0", "501", "x"):
+            r = await h.client.get(f"{url}?limit={bad}", headers=h.auth(owner))
+            assert r.status_code == 422 and r.json()["code"] == "validation_failed", (url, bad)
+        r = await h.client.get(f"{url}?cursor=%%%", headers=h.auth(owner))
+        assert r.status_code == 400 and r.json()["code"] == "invalid_cursor", url
+        everything = (await h.client.get(url, headers=h.auth(owner))).json()
+        assert everything["nextCursor"] is None
+        seen, cursor = [], None
+        while True:
+            q = f"{url}?limit=1" + (f"&cursor={cursor}" if cursor else "")
+            body = (await h.client.get(q, headers=h.auth(owner))).json()
+            seen += body["items"]
+            cursor = body["nextCursor"]
+            if cursor is None:
+                break
+        assert seen == everything["items"]
