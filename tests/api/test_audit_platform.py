@@ -21,8 +21,8 @@ def test_cli_module_runs_as_a_script() -> None:
     assert "serve" in done.stdout and "init" in done.stdout
 
 
-async def test_member_added_before_sign_in_has_a_user_id_usable_in_member_routes(harness: Harness) -> None:
-    h = harness
+async def test_member_added_before_sign_in_has_a_user_id_usable_in_member_routes(any_harness: Harness) -> None:
+    h = any_harness
     owner = await h.create_owner("acme")
     r = await h.client.post("/v2/handles/acme/members", json={"email": "Later@Example.com", "role": "viewer"},
                             headers=h.auth(owner))
