@@ -23,7 +23,7 @@ from gharart_core.shared.errors import (
 )
 
 from .auth import authenticate, bearer_token
-from .runtime import Runtime
+from .runtime import Runtime, rate_limit_headers
 
 __all__ = ["RequestContext", "RequestState", "provide_ctx"]
 
@@ -77,6 +77,7 @@ class RequestContext:
         self.request = request
         self.rt = rt
         self.st = st
+        self._throttles: dict[str, tuple[Any, float, float]] = {}
 
     # -- plumbing ----------------------------------------------------------
     @property
@@ -197,7 +198,17 @@ class RequestContext:
 
     # -- limits ------------------------------------------------------------
     async def throttle(self, cls: str, key: str | None = None) -> None:
-        await self.rt.throttle(cls, key or self.client_ip)
+        """Take a token from ``cls``'s bucket (429 ``rate_limited`` when empty).
+
+        The answer then carries that class's ``RateLimit-Policy``/``RateLimit`` headers; when a
+        request takes several buckets of one class, the one with the fewest tokens left is reported.
+        """
+        taken = await self.rt.throttle(cls, key or self.client_ip)
+        if taken is None:
+            return
+        previous = self._throttles.get(cls)
+        if previous is None or taken[1] <= previous[1]:
+            self._throttles[cls] = taken
 
     async def quota(self, handle: str, kind: str, amount: int = 1) -> None:
         """Count ``amount`` against the handle's daily ``kind`` quota in this request's transaction."""
@@ -221,6 +232,9 @@ class RequestContext:
     def respond(self, data: Any, status: int = 200, *, etag: int | str | None = None,
                 headers: dict[str, str] | None = None) -> Response[Any]:
         hdrs = dict(headers or {})
+        for limit, left, wait in self._throttles.values():
+            for name, value in rate_limit_headers(limit, left, wait).items():
+                hdrs[name] = f"{hdrs[name]}, {value}" if name in hdrs else value
         if etag is not None:
             hdrs["ETag"] = f'"{etag}"'
         if status == 204:

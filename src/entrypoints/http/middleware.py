@@ -8,6 +8,7 @@ together with the idempotency record, and only then send the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -84,6 +85,53 @@ class _Captured:
         return list(self.start.get("headers", [])) if self.start else []
 
 
+DRAIN_LIMIT = 1024 * 1024
+
+
+class _BodyGuard:
+    """Keeps a keep-alive connection usable when an answer goes out before the request body was read.
+
+    An early answer (401, 413, 415, 409 ...) leaves the rest of the body on the wire; the server
+    then drops the connection and the client's next request on it fails. Small leftovers are read
+    and discarded after the answer; for big or unknown ones the answer says ``Connection: close``.
+    """
+
+    __slots__ = ("done", "length", "read", "receive", "send")
+
+    def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        declared = _header(scope, b"content-length")
+        self.length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
+        self.read = 0
+        self.done = self.length == 0
+        self.receive = receive
+        self.send = send
+
+    async def guarded_receive(self) -> dict[str, Any]:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.done = True
+        elif message["type"] == "http.disconnect":
+            self.done = True
+        return message
+
+    async def guarded_send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and not self.done:
+            left = None if self.length is None else self.length - self.read
+            if left is None or left > DRAIN_LIMIT:
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await self.send(message)
+
+    async def drain(self) -> None:
+        left = None if self.length is None else self.length - self.read
+        if self.done or left is None or left > DRAIN_LIMIT:
+            return
+        while not self.done and self.read <= (self.length or 0) + DRAIN_LIMIT:
+            await self.guarded_receive()
+
+
 class GharartMiddleware:
     def __init__(self, app: Any, runtime: Runtime, fast_paths: list[FastPath] | None = None) -> None:
         self.app = app
@@ -92,6 +140,18 @@ class GharartMiddleware:
         self._actor_keys: dict[str, str] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["method"] in WRITE_METHODS or _header(scope, b"content-length")
+                                        or _header(scope, b"transfer-encoding")):
+            guard = _BodyGuard(scope, receive, send)
+            try:
+                await self._handle(scope, guard.guarded_receive, guard.guarded_send)
+            finally:
+                with contextlib.suppress(Exception):  # the client went away: nothing left to protect
+                    await guard.drain()
+            return
+        await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
