@@ -265,7 +265,13 @@ def _unlink(path: str) -> None:
 async def get_import_run(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     run = await _svc(ctx).get_import_run(ctx.uow, access, runId)
-    return ctx.respond(render_import_run(run))
+    out = render_import_run(run)
+    # the stored rows of a run are its failed ones (as when a POST lists over 1,000 rows)
+    failed = await ctx.uow.links.import_errors(run.id, after_row=0, limit=1000)
+    out["rows"] = [{"row": e.row, "slug": e.slug, "outcome": "failed", "code": e.code, "message": e.message}
+                   for e in failed]
+    out["rowsTruncated"] = len(failed) < (run.total or 0)
+    return ctx.respond(out)
 
 
 def _csv_line(cells: list[Any]) -> bytes:
@@ -285,7 +291,7 @@ async def import_errors_csv(handle: str, runId: str, ctx: RequestContext) -> Str
         async for e in svc.iter_import_errors(access, runId):
             yield _error_line(e)
 
-    return Stream(body(), media_type="text/csv; charset=utf-8", headers={
+    return Stream(body(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{runId}-errors.csv"', "Cache-Control": "no-store"})
 
 
@@ -341,7 +347,7 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
         if buf:
             yield b"".join(buf)
 
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     ext = "csv" if fmt == "csv" else "jsonl"
     return Stream(body(), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{handle}-links.{ext}"', "Cache-Control": "no-store"})
