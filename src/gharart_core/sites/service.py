@@ -212,10 +212,19 @@ class SitesService(ServingMixin):
         )
         return new
 
-    async def patch_site(self, uow: SitesUoW, access: HandleAccess, body: Any) -> Site:
+    async def patch_site(self, uow: SitesUoW, access: HandleAccess, body: Any, if_match: int | None = None) -> Site:
+        """``requireReplayGate`` and custom ``hostnames``; ``expectedModeVersion`` (409) or ``If-Match``
+        (412) optionally guard against a stale view (the site's ETag is its ``modeVersion``)."""
         authorize(access, Action.SITES_ADMIN)
         patch = parse_site_patch(body)
         site = await self._site(uow, access.handle)
+        extra = {"currentModeVersion": site.mode_version, "currentVersion": site.mode_version}
+        if patch.expected_mode_version is not None and patch.expected_mode_version != site.mode_version:
+            raise Conflict("version_conflict",
+                           f"The site is at mode version {site.mode_version}, not {patch.expected_mode_version}.",
+                           extra=extra)
+        if patch.expected_mode_version is None and if_match is not None and if_match != site.mode_version:
+            raise PreconditionFailed("version_conflict", "If-Match does not match the mode version.", extra=extra)
         new = site
         if patch.require_replay_gate is not None:
             new = attrs.evolve(new, require_replay_gate=patch.require_replay_gate)
@@ -223,7 +232,10 @@ class SitesService(ServingMixin):
             current = {h.hostname: h for h in site.custom_hostnames}
             hosts: list[Hostname] = []
             errors: list[FieldError] = []
+            default = f"{access.handle}.{self.site_domain}"
             for i, name in enumerate(patch.hostnames):
+                if name == default:
+                    continue  # the default hostname, sent back from a GET: always there
                 if name == self.site_domain or name.endswith("." + self.site_domain):
                     errors.append(
                         FieldError(
@@ -340,7 +352,9 @@ class SitesService(ServingMixin):
     async def create_deployment(self, uow: SitesUoW, access: HandleAccess, body: Any) -> tuple[Deployment, list[str]]:
         """Create from a manifest; answer the deployment and the digests still to upload."""
         authorize(access, Action.SITES_WRITE)
-        manifest, message, specs = parse_create(body, self.functions, max_files=self.limits.max_files)
+        manifest, message, specs = parse_create(
+            body, self.functions, max_files=self.limits.max_files, max_blob_bytes=self.limits.max_blob_bytes
+        )
         digests = {e.sha256 for e in manifest.values()}
         missing = digests - await uow.sites.stored_blobs(access.handle, digests)
         dep = Deployment(

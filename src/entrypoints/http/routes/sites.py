@@ -274,7 +274,7 @@ async def get_site(handle: str, ctx: RequestContext) -> Response[Any]:
 async def patch_site(handle: str, ctx: RequestContext) -> Response[Any]:
     """Admin: `requireReplayGate`, custom `hostnames`."""
     access = await ctx.access(handle)
-    site = await _svc(ctx).patch_site(ctx.uow, access, await ctx.json())
+    site = await _svc(ctx).patch_site(ctx.uow, access, await ctx.json(), ctx.if_match())
     return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
 
 

@@ -1,0 +1,53 @@
+"""Sites: contract details found by auditing the running service against SPEC §5 / A.3."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+H = "/v2/handles/acme"
+
+
+@pytest.fixture
+async def owner(any_harness):
+    tok = await any_harness.create_owner("acme")
+    return any_harness, any_harness.auth(tok)
+
+
+async def test_patch_site_accepts_a_site_sent_back_from_get(owner):
+    h, A = owner
+    site = (await h.client.get(f"{H}/site", headers=A)).json()
+    site["hostnames"].append({"hostname": "www.acme-example.com"})
+    site["requireReplayGate"] = True
+    r = await h.client.patch(f"{H}/site", json=site, headers=A)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["requireReplayGate"] is True
+    assert [(x["hostname"], x["kind"]) for x in body["hostnames"]] == [
+        ("acme.localhost", "default"), ("www.acme-example.com", "custom")]
+
+
+async def test_patch_site_guards_with_mode_version(owner):
+    h, A = owner
+    r = await h.client.patch(f"{H}/site", json={"requireReplayGate": True, "expectedModeVersion": 7}, headers=A)
+    assert r.status_code == 409 and r.json()["code"] == "version_conflict"
+    assert r.json()["currentModeVersion"] == 1
+    r = await h.client.patch(f"{H}/site", json={"requireReplayGate": True}, headers={**A, "If-Match": '"7"'})
+    assert r.status_code == 412 and r.json()["currentModeVersion"] == 1
+    r = await h.client.patch(f"{H}/site", json={"requireReplayGate": True}, headers={**A, "If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["requireReplayGate"] is True
+    r = await h.client.patch(f"{H}/site", json={"requireReplayGate": False, "expectedModeVersion": 1}, headers=A)
+    assert r.status_code == 200 and r.json()["requireReplayGate"] is False
+    r = await h.client.patch(f"{H}/site", json={"expectedModeVersion": "1"}, headers=A)
+    assert r.status_code == 422
+
+
+async def test_manifest_size_is_bounded(owner):
+    h, A = owner
+    digest = hashlib.sha256(b"x").hexdigest()
+    r = await h.client.post(f"{H}/site-deployments",
+                            json={"manifest": {"a.html": {"sha256": digest, "size": 10**20}}}, headers=A)
+    assert r.status_code == 422
+    assert r.json()["errors"][0] == {"field": "manifest.a.html.size", "code": "too_large",
+                                     "message": r.json()["errors"][0]["message"]}
