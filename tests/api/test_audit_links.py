@@ -39,3 +39,10 @@ async def test_import_run_lists_its_failed_rows(api):
     assert body["rows"] == [{"row": 2, "slug": "bad1", "outcome": "failed", "code": "invalid_url",
                              "message": body["rows"][0]["message"]}]
     assert body["rowsTruncated"] is True
+
+
+async def test_html_404_for_unknown_short_links_has_one_charset(api):
+    r = await api.client.get("/l/acme/nope", headers={"Accept": "text/html"})
+    assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8"
+    r = await api.client.get("/l/acme/nope")
+    assert r.status_code == 404 and r.json()["code"] == "link_not_found"

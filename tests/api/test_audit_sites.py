@@ -51,3 +51,20 @@ async def test_manifest_size_is_bounded(owner):
     assert r.status_code == 422
     assert r.json()["errors"][0] == {"field": "manifest.a.html.size", "code": "too_large",
                                      "message": r.json()["errors"][0]["message"]}
+
+
+async def test_preview_of_a_failed_deployment_names_the_reason_not_blobs(owner):
+    h, A = owner
+    digest = hashlib.sha256(b"never uploaded").hexdigest()
+    r = await h.client.post(f"{H}/site-deployments",
+                            json={"manifest": {"index.html": {"sha256": digest, "size": 14}}}, headers=A)
+    dep = r.json()["id"]
+    r = await h.client.get(f"{H}/site-deployments/{dep}/preview", headers=A)
+    assert r.status_code == 409 and r.json()["missing"] == [{"path": "index.html", "sha256": digest}]
+    # cancel it (the IGNY8 view moves a waiting deployment to `failed`)
+    r = await h.client.patch(f"/api/v1/publisher/deployments/{dep}/", json={"status": "failed"}, headers=A)
+    assert r.status_code == 200, r.text
+    for path in ("", "/index.html"):
+        r = await h.client.get(f"{H}/site-deployments/{dep}/preview{path}", headers=A)
+        assert r.status_code == 409 and r.json()["code"] == "artifact_missing"
+        assert r.json()["missing"] == [] and r.json()["reason"]

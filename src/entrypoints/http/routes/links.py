@@ -415,7 +415,7 @@ def not_found_response(accept: str | None, request_id: str | None) -> Response[A
     if accept and "text/html" in accept:
         html = ("<!doctype html><html><head><meta charset=utf-8><title>Link not found</title></head>"
                 "<body><h1>Link not found</h1><p>This short link does not exist or was removed.</p></body></html>")
-        return Response(content=html.encode(), status_code=404, media_type="text/html; charset=utf-8",
+        return Response(content=html.encode(), status_code=404, media_type="text/html",
                         headers={"Cache-Control": "private, max-age=0"})
     raise NotFound("link_not_found", "This short link does not exist or was removed.")
 
