@@ -129,7 +129,7 @@ class ServingMixin:
         if data is not None:
             self._blobs.move_to_end(key)
             return data
-        from .service import blob_key  # late: service imports this module
+        from .base import blob_key  # late: base imports this module
 
         try:
             data = bytes(await self.store.get_bytes(blob_key(handle, entry.sha256)))
