@@ -68,3 +68,12 @@ async def test_preview_of_a_failed_deployment_names_the_reason_not_blobs(owner):
         r = await h.client.get(f"{H}/site-deployments/{dep}/preview{path}", headers=A)
         assert r.status_code == 409 and r.json()["code"] == "artifact_missing"
         assert r.json()["missing"] == [] and r.json()["reason"]
+
+
+async def test_patch_site_refuses_to_change_read_only_fields(owner):
+    h, A = owner
+    r = await h.client.patch(f"{H}/site", json={"mode": "maintenance"}, headers=A)
+    assert r.status_code == 422 and r.json()["code"] == "validation_failed"
+    assert r.json()["errors"][0]["field"] == "mode" and r.json()["errors"][0]["code"] == "read_only"
+    r = await h.client.patch(f"{H}/site", json={"mode": "live", "liveDeploymentId": None}, headers=A)
+    assert r.status_code == 200

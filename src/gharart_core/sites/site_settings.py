@@ -82,6 +82,14 @@ class SiteSettingsMixin(SitesCore):
                            extra=extra)
         if patch.expected_mode_version is None and if_match is not None and if_match != site.mode_version:
             raise PreconditionFailed("version_conflict", "If-Match does not match the mode version.", extra=extra)
+        current_values = {"handle": site.handle, "mode": site.mode, "modeVersion": site.mode_version,
+                          "liveDeploymentId": site.live_deployment_id, "redirectUrl": site.redirect_url}
+        changed = [k for k, v in patch.echoed if v != current_values[k]]
+        if changed:
+            raise ValidationFailed(
+                detail=f"`{changed[0]}` cannot be changed with PATCH /site (the mode and redirectUrl: PUT site-mode).",
+                errors=[FieldError(k, "read_only", f"`{k}` cannot be changed here") for k in changed],
+            )
         new = site
         if patch.require_replay_gate is not None:
             new = attrs.evolve(new, require_replay_gate=patch.require_replay_gate)

@@ -52,6 +52,8 @@ class SitePatch:
     require_replay_gate: bool | None = None
     hostnames: tuple[str, ...] | None = None
     expected_mode_version: int | None = None
+    # read-only fields of the site answer sent back: accepted only unchanged
+    echoed: tuple[tuple[str, Any], ...] = ()
 
 
 # fields of the site answer a client may send back unchanged (GET, edit, PATCH): ignored
@@ -300,8 +302,9 @@ def parse_site_patch(body: Any) -> SitePatch:
                     out.append(norm)
             hosts = tuple(out)
     _fail(errors)
+    echoed = tuple((k, body[k]) for k in _SITE_READ_ONLY if k in body)
     return SitePatch(gate if "requireReplayGate" in body else None, hosts,
-                     expected if type(expected) is int else None)
+                     expected if type(expected) is int else None, echoed)
 
 
 def bad_body() -> BadRequest:
