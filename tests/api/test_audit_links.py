@@ -46,3 +46,25 @@ async def test_html_404_for_unknown_short_links_has_one_charset(api):
     assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8"
     r = await api.client.get("/l/acme/nope")
     assert r.status_code == 404 and r.json()["code"] == "link_not_found"
+
+
+async def test_an_import_job_counts_its_rows_against_the_daily_quota():
+    from entrypoints.harness import make_harness
+
+    async with make_harness(import_sync_rows=2, daily_link_writes=4) as h:
+        A = h.auth(await h.create_owner("acme"))
+        rows = "".join(f"s{i},https://h{i}.example/\n" for i in range(5))
+        body = ("slug,destination\n" + rows).encode()
+        r = await h.client.post(f"{BASE}/bulk-import?mode=dryRun", content=body,
+                                headers={**A, "Content-Type": "text/csv"})
+        assert r.status_code == 202  # dry runs count nothing
+        r = await h.client.post(f"{BASE}/bulk-import", content=body, headers={**A, "Content-Type": "text/csv"})
+        assert r.status_code == 429 and r.json()["code"] == "daily_quota_exceeded"
+        await h.drain()
+        assert (await h.client.get(f"{BASE}/s0", headers=A)).status_code == 404
+        three = "".join(f"t{i},https://t{i}.example/\n" for i in range(3))
+        r = await h.client.post(f"{BASE}/bulk-import", content=("slug,destination\n" + three).encode(),
+                                headers={**A, "Content-Type": "text/csv"})
+        assert r.status_code == 202, r.text
+        await h.drain()
+        assert (await h.client.get(f"{BASE}/t2", headers=A)).status_code == 200

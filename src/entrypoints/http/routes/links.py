@@ -234,6 +234,9 @@ async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     path, lines = await _spool(ctx)
     try:
         if lines > ctx.settings.import_sync_rows + 1:
+            if mode != "dryRun":
+                # a job's outcome is not known yet: its data rows count up front (SPEC §3 quotas)
+                await ctx.quota(handle, "link_writes", max(lines - 1 if fmt == "csv" else lines, 0))
             spooled = path
             run = await svc.start_import_job(ctx.uow, access, lambda: _file_chunks(spooled), fmt=fmt, mode=mode,
                                              cleanup=lambda: _unlink(spooled))
