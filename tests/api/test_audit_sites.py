@@ -77,3 +77,25 @@ async def test_patch_site_refuses_to_change_read_only_fields(owner):
     assert r.json()["errors"][0]["field"] == "mode" and r.json()["errors"][0]["code"] == "read_only"
     r = await h.client.patch(f"{H}/site", json={"mode": "live", "liveDeploymentId": None}, headers=A)
     assert r.status_code == 200
+
+
+async def test_blob_over_the_limit_is_body_too_large_even_when_chunked(harness):
+    import attrs
+
+    A = harness.auth(await harness.create_owner("acme"))
+    svc = harness.container.sites_service()
+    svc.limits = attrs.evolve(svc.limits, max_blob_bytes=10)
+    blob = b"x" * 64
+    digest = hashlib.sha256(blob).hexdigest()
+    r = await harness.client.post(f"{H}/site-deployments",
+                                  json={"manifest": {"a.txt": {"sha256": digest, "size": 5}}}, headers=A)
+    dep = r.json()["id"]
+
+    async def chunks():
+        for i in range(0, len(blob), 8):
+            yield blob[i:i + 8]
+
+    r = await harness.client.put(f"{H}/site-deployments/{dep}/files/{digest}", content=chunks(), headers=A)
+    assert r.status_code == 413 and r.json()["code"] == "body_too_large"
+    r = await harness.client.put(f"{H}/site-deployments/{dep}/files/{digest}", content=blob, headers=A)
+    assert r.status_code == 413 and r.json()["code"] == "body_too_large"
