@@ -234,6 +234,9 @@ async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     path, lines = await _spool(ctx)
     try:
         if lines > ctx.settings.import_sync_rows + 1:
+            if mode != "dryRun":
+                # a job's outcome is not known yet: its data rows count up front (SPEC §3 quotas)
+                await ctx.quota(handle, "link_writes", max(lines - 1 if fmt == "csv" else lines, 0))
             spooled = path
             run = await svc.start_import_job(ctx.uow, access, lambda: _file_chunks(spooled), fmt=fmt, mode=mode,
                                              cleanup=lambda: _unlink(spooled))
@@ -265,7 +268,13 @@ def _unlink(path: str) -> None:
 async def get_import_run(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     run = await _svc(ctx).get_import_run(ctx.uow, access, runId)
-    return ctx.respond(render_import_run(run))
+    out = render_import_run(run)
+    # the stored rows of a run are its failed ones (as when a POST lists over 1,000 rows)
+    failed = await ctx.uow.links.import_errors(run.id, after_row=0, limit=1000)
+    out["rows"] = [{"row": e.row, "slug": e.slug, "outcome": "failed", "code": e.code, "message": e.message}
+                   for e in failed]
+    out["rowsTruncated"] = len(failed) < (run.total or 0)
+    return ctx.respond(out)
 
 
 def _csv_line(cells: list[Any]) -> bytes:
@@ -285,7 +294,7 @@ async def import_errors_csv(handle: str, runId: str, ctx: RequestContext) -> Str
         async for e in svc.iter_import_errors(access, runId):
             yield _error_line(e)
 
-    return Stream(body(), media_type="text/csv; charset=utf-8", headers={
+    return Stream(body(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{runId}-errors.csv"', "Cache-Control": "no-store"})
 
 
@@ -341,7 +350,7 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
         if buf:
             yield b"".join(buf)
 
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     ext = "csv" if fmt == "csv" else "jsonl"
     return Stream(body(), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{handle}-links.{ext}"', "Cache-Control": "no-store"})
@@ -409,7 +418,7 @@ def not_found_response(accept: str | None, request_id: str | None) -> Response[A
     if accept and "text/html" in accept:
         html = ("<!doctype html><html><head><meta charset=utf-8><title>Link not found</title></head>"
                 "<body><h1>Link not found</h1><p>This short link does not exist or was removed.</p></body></html>")
-        return Response(content=html.encode(), status_code=404, media_type="text/html; charset=utf-8",
+        return Response(content=html.encode(), status_code=404, media_type="text/html",
                         headers={"Cache-Control": "private, max-age=0"})
     raise NotFound("link_not_found", "This short link does not exist or was removed.")
 
