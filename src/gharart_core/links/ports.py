@@ -14,7 +14,7 @@ import attrs
 
 from ..shared.ports import UnitOfWork
 from .health import HealthResult, HealthRun
-from .importing import ImportRowError, ImportRun
+from .importing import ImportedLink, ImportMeta, ImportRowError, ImportRun
 from .model import Health, Link, LinkVersion
 
 __all__ = [
@@ -86,6 +86,11 @@ class LinkRepository(Protocol):
     async def save_batch(self, new: Sequence[Link], changed: Sequence[tuple[Link, int]],
                          versions: Sequence[LinkVersion]) -> None:
         """Bulk write for imports: inserts, version-checked updates and history rows."""
+        ...
+
+    async def insert_imported(self, meta: ImportMeta, rows: Sequence[ImportedLink]) -> None:
+        """Bulk insert of links an import creates, each at version 1 with its first history entry
+        (``imported_link`` / ``imported_version`` give the values); a taken slug is an error."""
         ...
 
     async def add_version(self, version: LinkVersion) -> None: ...
