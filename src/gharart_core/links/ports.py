@@ -62,8 +62,17 @@ class Fetcher(Protocol):
     """Outbound HTTP with the SSRF guard applied to the URL and to every redirect hop."""
 
     async def fetch(self, url: str, *, method: str = "GET", timeout: float = 5.0, max_redirects: int = 5,
-                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None) -> FetchResponse:
-        """Raise :class:`FetchError` when no response could be had (or the target is blocked)."""
+                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None,
+                    body: bytes | None = None, follow_redirects: bool = True) -> FetchResponse:
+        """Raise :class:`FetchError` when no response could be had (or the target is blocked).
+
+        ``headers`` are sent on every hop (the fetcher sets ``Host`` itself). ``body`` is the
+        request body (e.g. a webhook POST); a 307/308 hop sends it again with the same method,
+        while a 303, or a 301/302 answering a POST, continues as a GET without it. With
+        ``follow_redirects=False`` the first answer comes back as it is, 3xx included, and the
+        guard has checked that one hop; otherwise at most ``max_redirects`` hops are followed
+        (one more is ``too_many_redirects``), each checked again before it is connected to.
+        """
         ...
 
 
