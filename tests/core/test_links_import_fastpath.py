@@ -126,3 +126,16 @@ async def test_repeated_slugs_give_the_same_answer_whatever_the_batch_size():
                 (5, "c", "created"), (6, "b", "unchanged"), (7, "a", "updated")]
     assert all(rows == expected for _, rows, _ in answers)
     assert all(counts == {"created": 3, "updated": 2, "unchanged": 2, "failed": 0} for _, _, counts in answers)
+
+
+def test_links_int_settings():
+    import pytest
+
+    from entrypoints.settings import int_setting
+
+    assert int_setting({}, "GHARART_HEALTH_PER_HOST", 4) == 4
+    assert int_setting({"GHARART_HEALTH_PER_HOST": " "}, "GHARART_HEALTH_PER_HOST", 4) == 4
+    assert int_setting({"GHARART_HEALTH_PER_HOST": "8"}, "GHARART_HEALTH_PER_HOST", 4) == 8
+    for bad in ("-1", "2.5", "\uff18", "many"):
+        with pytest.raises(ValueError, match="GHARART_HEALTH_PER_HOST"):
+            int_setting({"GHARART_HEALTH_PER_HOST": bad}, "GHARART_HEALTH_PER_HOST", 4)

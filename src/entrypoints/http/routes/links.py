@@ -24,6 +24,7 @@ from gharart_core.links.service import build_facts
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import FieldError, NotFound, TooLarge, UnsupportedMedia, ValidationFailed
 
+from ...settings import int_setting
 from ..context import RequestContext
 from ..render import page, parse_limit
 
@@ -33,6 +34,7 @@ BASE = "/v2/handles/{handle:str}/links"
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson")
 DEFAULT_MAX_IMPORT_BYTES = 1024**3
+
 EXPORT_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery", "version",
                   "updatedAt", "health")
 
@@ -204,7 +206,7 @@ async def _spool(ctx: RequestContext) -> tuple[str, int]:
     """Write the body to a temporary file (never whole in memory); return its path and line count."""
     fd, path = tempfile.mkstemp(prefix="gharart-import-", suffix=".part")
     size = lines = 0
-    limit = int(ctx.settings.extra.get("GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
+    limit = int_setting(ctx.settings.extra, "GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES)
     try:
         with os.fdopen(fd, "wb") as fh:
             async for chunk in ctx.request.stream():
