@@ -27,6 +27,15 @@ from gharart_core.shared.errors import FieldError, NotFound, TooLarge, Unsupport
 from ...settings import int_setting
 from ..context import RequestContext
 from ..render import page, parse_limit
+from .links_openapi import (
+    HEALTH_CHECK_BODY,
+    IMPORT_BODY,
+    LINK_CREATE_BODY,
+    LINK_UPDATE_BODY,
+    ROLLBACK_BODY,
+    ROUTE_PREVIEW_BODY,
+    documented_body,
+)
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_link", "render_version"]
 
@@ -116,7 +125,7 @@ def _bool_q(ctx: RequestContext, name: str) -> bool:
 
 # -- CRUD -------------------------------------------------------------------------------------
 
-@post(BASE, status_code=201, tags=["links"])
+@post(BASE, status_code=201, tags=["links"], operation_class=documented_body(LINK_CREATE_BODY))
 async def create_link(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -142,7 +151,7 @@ async def get_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@patch(BASE + "/{slug:str}", tags=["links"])
+@patch(BASE + "/{slug:str}", tags=["links"], operation_class=documented_body(LINK_UPDATE_BODY))
 async def update_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -173,7 +182,8 @@ async def link_history(handle: str, slug: str, ctx: RequestContext) -> Response[
     return ctx.respond(page(result, render_version))
 
 
-@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"],
+      operation_class=documented_body(ROLLBACK_BODY))
 async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -182,7 +192,8 @@ async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"],
+      operation_class=documented_body(ROUTE_PREVIEW_BODY))
 async def route_preview(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)
@@ -227,7 +238,7 @@ async def _file_chunks(path: str, size: int = 256 * 1024) -> AsyncIterator[bytes
             yield chunk
 
 
-@post(BASE + "/bulk-import", status_code=200, tags=["links"])
+@post(BASE + "/bulk-import", status_code=200, tags=["links"], operation_class=documented_body(IMPORT_BODY))
 async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     svc = _svc(ctx)
@@ -351,7 +362,8 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
 
 # -- health checks ----------------------------------------------------------------------------
 
-@post(BASE + "/health-check", status_code=202, tags=["links"])
+@post(BASE + "/health-check", status_code=202, tags=["links"],
+      operation_class=documented_body(HEALTH_CHECK_BODY))
 async def start_health_check(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)
