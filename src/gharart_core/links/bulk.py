@@ -226,19 +226,26 @@ class ImportMixin:
         new: dict[str, Link] = {}  # created here and changed again by a later row
         changed: dict[str, tuple[Link, int]] = {}
         versions: list[LinkVersion] = []
+        counts = out.counts
         for row, slug, values in valid:
             if slug in fresh:  # a later row for a slug this batch creates: go on with a full Link
                 rec = fresh.pop(slug)
                 new[slug] = imported_link(meta, rec)
                 versions.append(imported_version(meta, rec))
             # this batch's own writes first, then earlier batches' (dry runs), then the store
-            cur = new.get(slug) or (changed[slug][0] if slug in changed else None) or seen.get(slug) \
-                or existing.get(slug)
+            cur = None
+            if new or changed or seen or existing:
+                cur = new.get(slug) or (changed[slug][0] if slug in changed else None) or seen.get(slug) \
+                    or existing.get(slug)
             if cur is None:
                 destination, rules, tags, status, fq = values
                 fresh[slug] = ImportedLink(next(link_ids), slug, destination, status or 302, bool(fq),
                                            rules or (), tags or ())
-                out.ok(row, slug, "created")
+                if out.truncated:  # only failed rows are listed from here on: count it
+                    out.total += 1
+                    counts["created"] += 1
+                else:
+                    out.ok(row, slug, "created")
                 continue
             if cur.is_deleted:
                 base = attrs.evolve(cur, rules=(), tags=(), redirect_status=302, forward_query=False,

@@ -165,7 +165,7 @@ class RawRow(NamedTuple):
     """One data row as decoded: values are what the format gave (strings for CSV).
 
     A named tuple rather than an attrs class: one is made per imported row, and building a
-    tuple costs a fraction of a frozen attrs instance (see docs/decisions/links-import-speed.md).
+    tuple costs a fraction of a frozen attrs instance (see docs/decisions/links-import-performance.md).
     """
 
     row: int
