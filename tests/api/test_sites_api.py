@@ -77,10 +77,15 @@ async def test_flow_deploy_preview_promote_serve(owner):
     assert p.headers["etag"] == f'"{sha(HOME)}"'
     assert p.headers["cache-control"] == "public, max-age=0, must-revalidate"
     assert p.headers["x-gharart-deployment"] == dep["id"]
+    assert p.headers.get_list("content-type") == ["text/html; charset=utf-8"]
     p304 = await h.client.get("/profiles/acme/", headers={"If-None-Match": f'"{sha(HOME)}"'})
     assert p304.status_code == 304
     lst = (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()
     assert lst["items"][0]["live"] is True and lst["items"][0]["missingBlobs"] == 0 and lst["nextCursor"] is None
+    page1 = (await h.client.get(f"{H}/site-deployments?limit=1", headers=h.auth(tok))).json()
+    assert len(page1["items"]) == 1 and page1["nextCursor"] is None
+    audit = (await h.client.get(f"{H}/audit-log", headers=h.auth(tok))).json()["items"]
+    assert {"site.deployment.create", "site.deployment.deployed", "site.promote"} <= {a["action"] for a in audit}
     nf = await h.client.get("/profiles/acme/nope.html")
     assert nf.status_code == 404
     host = await h.client.get("/", headers={"Host": "acme.localhost:8000"})
@@ -391,3 +396,54 @@ async def test_unsafe_archive_writes_nothing(harness):
     assert r.status_code == 422 and r.json()["entry"] == "assets/../../../escape.js"
     assert store.objects == before
     assert (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()["items"] == []
+
+
+DEP = "dep_01HZZZZZZZZZZZZZZZZZZZZZZZ"
+ROUTES = [
+    ("POST", f"{H}/site-deployments", True),
+    ("GET", f"{H}/site-deployments", False),
+    ("GET", f"{H}/site-deployments/{DEP}", False),
+    ("PUT", f"{H}/site-deployments/{DEP}/files/{'a' * 64}", False),
+    ("GET", f"{H}/site-deployments/{DEP}/preview", False),
+    ("GET", f"{H}/site-deployments/{DEP}/preview/a.html", False),
+    ("POST", f"{H}/site-deployments/{DEP}/promote", True),
+    ("POST", f"{H}/site-deployments/rollback", True),
+    ("GET", f"{H}/site", False),
+    ("PATCH", f"{H}/site", True),
+    ("PUT", f"{H}/site-mode", True),
+    ("POST", f"{H}/function-bindings", True),
+    ("GET", f"{H}/function-bindings", False),
+    ("GET", f"{H}/function-bindings/fb_01HZZZZZZZZZZZZZZZZZZZZZZZ/submissions", False),
+]
+ADMIN = {f"{H}/site-deployments/{DEP}/promote", f"{H}/site-deployments/rollback", f"{H}/site-mode"}
+
+
+@pytest.mark.parametrize("method,url,json_body", ROUTES)
+async def test_every_route_auth_and_bad_bodies(harness, method, url, json_body):
+    h = harness
+    tok = await h.create_owner("acme")
+    anon = await h.client.request(method, url, content=b"{}", headers={"Content-Type": "application/json"})
+    assert anon.status_code == 401 and anon.json()["code"] == "unauthenticated"
+    assert anon.headers["www-authenticate"].startswith("Bearer")
+    stranger = await h.create_owner("other")
+    r = await h.client.request(
+        method, url, content=b"{}", headers={**h.auth(stranger), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 404 and r.json()["code"] == "handle_not_found"
+    if json_body:
+        r = await h.client.request(
+            method, url, content=b'{"mode": ', headers={**h.auth(tok), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["code"] == "malformed_body", r.text
+    if method != "GET":
+        viewer = await h.add_member("acme", tok, "viewer@example.com", "viewer")
+        r = await h.client.request(
+            method, url, content=b"{}", headers={**h.auth(viewer), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role", r.text
+    if url in ADMIN:
+        editor = await h.add_member("acme", tok, "editor@example.com", "editor")
+        r = await h.client.request(
+            method, url, content=b"{}", headers={**h.auth(editor), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role", r.text

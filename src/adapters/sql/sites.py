@@ -285,10 +285,18 @@ class SqlSites(SqlRepository):
         return out
 
     async def add_blob(self, handle: str, sha256: str, size: int) -> None:
+        values = dict(handle=handle, sha256=sha256, size=size)
+        if self.dialect in ("sqlite", "postgresql"):  # one statement instead of a savepoint dance
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            await self.execute(insert(site_blobs).values(**values).on_conflict_do_nothing())
+            return
         conn = await self.uow.connection()
         try:
             async with conn.begin_nested():
-                await conn.execute(site_blobs.insert().values(handle=handle, sha256=sha256, size=size))
+                await conn.execute(site_blobs.insert().values(**values))
         except IntegrityError:
             pass
 

@@ -55,6 +55,7 @@ class HostResolver:
             self.skip.add(public.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].lower())
         self.cache: dict[str, tuple[float, str | None]] = {}
         self.version: int | None = None
+        self.generation = 0
 
     async def handle_for(self, host: str) -> str | None:
         if host in self.skip:
@@ -69,6 +70,10 @@ class HostResolver:
         except ValueError:
             pass
         db = getattr(self.rt.container, "database", None)
+        svc = self.rt.container.sites_service()
+        if svc.hostnames_generation != self.generation:  # changed by this process: drop at once
+            self.cache.clear()
+            self.generation = svc.hostnames_generation
         if db is not None:  # memory stores are cheap to ask every time
             reader = sqlite_reader(self.rt)
             now = time.monotonic()
@@ -81,7 +86,6 @@ class HostResolver:
             hit = self.cache.get(host)
             if hit is not None and (reader is not None or hit[0] > now):
                 return hit[1]
-        svc = self.rt.container.sites_service()
         async with self.rt.uow_factory(write=False) as uow:
             handle = await svc.handle_for_host(uow, host)
         if db is not None:

@@ -20,8 +20,19 @@ __all__ = [
 ]
 
 
+def _controls(value: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def _is_url_or_path(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > 2048:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 2048
+        or _controls(value)
+        or " " in value
+        or not value.isascii()
+    ):
         return False
     if value.startswith("/") and not value.startswith("//"):
         return True
@@ -43,8 +54,11 @@ def _headers(value: Any) -> list[FieldError]:
         if (
             not isinstance(v, str)
             or not k
-            or any(c in k for c in " :\r\n")
-            or any(c in v for c in "\r\n")
+            or any(c in k for c in ' :()<>@,;\\"/[]?={}')
+            or _controls(k)
+            or _controls(v)
+            or not k.isascii()
+            or not v.isascii()
             or k.lower() in ("content-length", "transfer-encoding")
         ):
             errors.append(FieldError(f"headers.{k}", "invalid_header", "not an allowed header"))

@@ -46,6 +46,7 @@ from .ports import FunctionRegistry, HostnameVerifier, NoReplayGate, ReplayGate,
 from .serving import ServingMixin
 from .validation import (
     BindingSpec,
+    check_message,
     parse_binding,
     parse_create,
     parse_mode_change,
@@ -122,6 +123,8 @@ class SitesService(ServingMixin):
         hostname_verifier: HostnameVerifier | None = None,
     ) -> None:
         self.hostname_verifier = hostname_verifier
+        # moves when this process changes a hostname, so host lookups cached here can be dropped
+        self.hostnames_generation = 0
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -239,6 +242,7 @@ class SitesService(ServingMixin):
             if errors:
                 raise ValidationFailed(detail=errors[0].message, errors=errors)
             new = attrs.evolve(new, custom_hostnames=tuple(hosts))
+            self.hostnames_generation += 1
         if new != site or site.version == 0:
             new = await self._save_site(uow, site, new)
             await record(
@@ -275,6 +279,7 @@ class SitesService(ServingMixin):
             )
         hosts = tuple(attrs.evolve(h, verified=True) if h.hostname == name else h for h in site.custom_hostnames)
         new = await self._save_site(uow, site, attrs.evolve(site, custom_hostnames=hosts))
+        self.hostnames_generation += 1
         await record(uow, self.clock, self.ids, access, "site.hostname.verify", f"hostname:{name}")
         return new
 
@@ -367,11 +372,8 @@ class SitesService(ServingMixin):
         self, uow: SitesUoW, access: HandleAccess, data: bytes, media_type: str, message: str | None
     ) -> tuple[Deployment, list[str]]:
         authorize(access, Action.SITES_WRITE)
-        if message is not None and len(message) > 1000:
-            raise ValidationFailed(
-                detail="message is too long",
-                errors=[FieldError("message", "too_long", "at most 1000 characters")],
-            )
+        if message is not None and (errs := check_message(message, "message")):
+            raise ValidationFailed(detail=errs[0].message, errors=errs)
         files = extract_archive(data, media_type, self.limits.archive)
         manifest: dict[str, ManifestEntry] = {}
         blobs: dict[str, bytes] = {}
@@ -448,7 +450,8 @@ class SitesService(ServingMixin):
         info = await self.store.put_stream(
             blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
         )
-        if not await uow.sites.stored_blobs(access.handle, [sha]):
+        # add_blob is idempotent; a digest some deployment still waits for is not stored yet
+        if waiting or not await uow.sites.stored_blobs(access.handle, [sha]):
             await uow.sites.add_blob(access.handle, sha, info.size)
         result = None
         for dep_id, missing in waiting.items():
@@ -459,6 +462,8 @@ class SitesService(ServingMixin):
                 pending = await uow.sites.get_deployment(access.handle, dep_id)
                 assert pending is not None
                 status = (await self._finish(uow, attrs.evolve(pending, missing=frozenset()))).status
+                # one audit entry per completed deployment, not one per blob (a deploy makes thousands)
+                await record(uow, self.clock, self.ids, access, f"site.deployment.{status.value}", dep_id)
             if dep_id == deployment_id:
                 result = BlobUpload(dep_id, sha, info.size, status, len(remaining))
         if result is None:
@@ -559,14 +564,7 @@ class SitesService(ServingMixin):
         elif not isinstance(target_id, str):
             errors.append(FieldError("targetDeploymentId", "invalid_type", "a deployment id"))
         reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-            errors.append(
-                FieldError(
-                    "reason",
-                    "invalid_type" if not isinstance(reason, str) else "too_long",
-                    "a string of at most 1000 characters",
-                )
-            )
+        errors += check_message(reason, "reason")
         if errors:
             raise ValidationFailed(detail=errors[0].message, errors=errors)
         site = await self._site(uow, access.handle)

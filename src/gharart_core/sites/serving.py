@@ -132,7 +132,7 @@ class ServingMixin:
         from .service import blob_key  # late: service imports this module
 
         try:
-            data = await self.store.get_bytes(blob_key(handle, entry.sha256))
+            data = bytes(await self.store.get_bytes(blob_key(handle, entry.sha256)))
         except (KeyError, FileNotFoundError, LookupError) as exc:
             raise Conflict(
                 "artifact_missing",

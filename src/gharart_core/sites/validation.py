@@ -76,7 +76,20 @@ def _message(body: Mapping[str, Any], errors: list[FieldError], field: str = "me
         return None
     if len(value) > _MAX_MESSAGE:
         errors.append(FieldError(field, "too_long", f"at most {_MAX_MESSAGE} characters"))
+    elif has_control_chars(value):
+        errors.append(FieldError(field, "invalid_character", "no control characters"))
     return value
+
+
+def has_control_chars(value: str) -> bool:
+    """NUL and other C0 controls (tab and newlines allowed): PostgreSQL text cannot hold NUL."""
+    return any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value)
+
+
+def check_message(value: Any, field: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    _message({field: value}, errors, field)
+    return errors
 
 
 def validate_route(route: Any, field: str = "route") -> list[FieldError]:
@@ -118,7 +131,7 @@ def _binding(raw: Any, prefix: str, registry: FunctionRegistry, errors: list[Fie
                     errors.append(FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message))
     if len(errors) > n:
         return None
-    return BindingSpec(raw["route"].rstrip("/") or "/", fn_name, dict(config or {}))
+    return BindingSpec(raw["route"].rstrip("/") or "/", str(fn_name), dict(config or {}))
 
 
 def _raise_bindings(errors: list[FieldError]) -> None:
@@ -177,7 +190,7 @@ def parse_create(
             if ctype is not None and (not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)):
                 errors.append(FieldError(f + ".contentType", "invalid_content_type", "a media type"))
             if len(errors) == 0:
-                manifest[path] = ManifestEntry(sha, size, ctype or content_type_for(path))
+                manifest[path] = ManifestEntry(str(sha), size, ctype or content_type_for(path))
     message = _message(body, errors)
     bindings: list[BindingSpec] = []
     raw_b = body.get("functionBindings")
@@ -204,7 +217,13 @@ def _redirect_url(value: Any, errors: list[FieldError]) -> str | None:
         errors.append(FieldError("redirectUrl", "invalid_url", "an absolute http(s) URL"))
         return None
     parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in "\r\n \t"):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or has_control_chars(value)
+        or " " in value
+        or any(c in value for c in "\r\n\t")
+    ):
         errors.append(FieldError("redirectUrl", "invalid_url", "an absolute http(s) URL"))
         return None
     return value

@@ -216,7 +216,12 @@ def _check_raw_path(ctx: RequestContext) -> None:
 def _page_response(page: ServedPage, method: str) -> Response[Any]:
     body = b"" if method == "HEAD" or page.status == 304 else page.body
     headers = dict(page.headers)
-    return Response(content=body, status_code=page.status, media_type=page.content_type, headers=headers)
+    if method == "HEAD" and page.status == 200:
+        headers["Content-Length"] = str(len(page.body))  # what a GET would send
+    media_type = page.content_type
+    if media_type.startswith("text/") and media_type.lower().endswith("; charset=utf-8"):
+        media_type = media_type[: -len("; charset=utf-8")]  # Litestar appends the charset of text/* itself
+    return Response(content=body, status_code=page.status, media_type=media_type, headers=headers)
 
 
 async def _preview(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
