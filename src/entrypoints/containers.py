@@ -90,12 +90,14 @@ def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: An
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
                       fetcher: Any) -> LinksService:
+    from entrypoints.settings import int_setting
+
     extra = settings.extra
     return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
                         health_timeout_s=settings.health_timeout_s,
-                        health_concurrency=int(extra.get("GHARART_HEALTH_CONCURRENCY", 20)),
-                        health_per_host=int(extra.get("GHARART_HEALTH_PER_HOST", 4)),
-                        health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
+                        health_concurrency=int_setting(extra, "GHARART_HEALTH_CONCURRENCY", 20),
+                        health_per_host=int_setting(extra, "GHARART_HEALTH_PER_HOST", 4),
+                        health_max_redirects=int_setting(extra, "GHARART_HEALTH_MAX_REDIRECTS", 5))
 
 
 def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:

@@ -159,3 +159,14 @@ class Settings:
         kw["extra"] = {k: v for k, v in env.items() if k.startswith("GHARART_")}
         kw.update(overrides)
         return cls(**kw)
+
+
+def int_setting(extra: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number setting read from ``Settings.extra`` (e.g. ``GHARART_HEALTH_PER_HOST``):
+    empty or unset is the default; anything but ASCII digits is an error naming the setting."""
+    raw = (extra.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{name} must be a whole number, got {raw!r}")
+    return int(raw)
