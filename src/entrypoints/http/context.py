@@ -36,6 +36,27 @@ QUOTA_SETTINGS = {
 }
 
 
+MAX_JSON_DEPTH = 64
+
+
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` nests at most ``limit`` arrays/objects deep (checked without recursion,
+    so a hostile body cannot exhaust the stack later in validation, storage or rendering)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
 class RequestState:
     """What the middleware knows about a request; shared with the handler's context."""
 
@@ -166,9 +187,14 @@ class RequestContext:
         if ctype and ctype != "application/json" and not ctype.endswith("+json"):
             raise UnsupportedMedia("unsupported_media_type", "Send the body as application/json.")
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest("malformed_body", f"The body is not valid JSON: {exc}"[:300]) from exc
+        except RecursionError as exc:
+            raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from exc
+        if not json_depth_ok(value):
+            raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+        return value
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:
         body = await self.json(**kw)
