@@ -177,13 +177,13 @@ async def test_deep_nesting(w: W, body: bytes) -> None:
 async def test_huge_numbers_in_version_fields(w: W, number: Any) -> None:
     raw = json.dumps(number) if not isinstance(number, int) or abs(number) < 10**300 else str(number)
     cases = [
-        ("PATCH", f"{w.base}/links/promo", '{"destination":"https://example.com/z","expectedVersion":%s}' % raw),
+        ("PATCH", f"{w.base}/links/promo", '{"destination":"https://example.com/z","expectedVersion":%s}'.replace("%s", raw)),
         ("POST", f"{w.base}/links/promo/rollback",
-         '{"targetVersion":%s,"expectedCurrentVersion":%s,"reason":"x"}' % (raw, raw)),
-        ("PUT", f"{w.base}/site-mode", '{"mode":"maintenance","expectedModeVersion":%s,"message":"x"}' % raw),
-        ("PATCH", f"{w.base}/files/{w.s.file_id}", '{"name":"n","expectedVersion":%s}' % raw),
-        ("PUT", f"{w.base}/internal-docs/access", '{"rules":[],"defaultEffect":"deny","expectedVersion":%s}' % raw),
-        ("POST", f"{w.base}/links", '{"slug":"num","destination":"https://example.com/","redirectStatus":%s}' % raw),
+         '{"targetVersion":%s,"expectedCurrentVersion":%s,"reason":"x"}'.replace("%s", raw)),
+        ("PUT", f"{w.base}/site-mode", '{"mode":"maintenance","expectedModeVersion":%s,"message":"x"}'.replace("%s", raw)),
+        ("PATCH", f"{w.base}/files/{w.s.file_id}", '{"name":"n","expectedVersion":%s}'.replace("%s", raw)),
+        ("PUT", f"{w.base}/internal-docs/access", '{"rules":[],"defaultEffect":"deny","expectedVersion":%s}'.replace("%s", raw)),
+        ("POST", f"{w.base}/links", '{"slug":"num","destination":"https://example.com/","redirectStatus":%s}'.replace("%s", raw)),
     ]
     for method, url, body in cases:
         await w.unchanged(method, url, content=body.encode(), headers={"content-type": "application/json"})
@@ -254,3 +254,39 @@ async def test_wrong_media_type(w: W) -> None:
 async def test_huge_header(w: W) -> None:
     r = await w.h.client.get(f"{w.base}/links", headers={**w.auth, "X-Filler": "x" * 60_000})
     assert r.status_code < 500
+
+
+# -- the same numbers against SQLite (64-bit integer columns) ----------------------------------------------
+async def test_huge_numbers_on_sqlite(tmp_path: Any) -> None:
+    async with make_harness(database_url=f"sqlite+aiosqlite:///{tmp_path}/n.db", data_dir=tmp_path) as h:
+        s = await seed(h)
+        a, base = h.auth(s.owner), f"/v2/handles/{s.handle}"
+        for dig in ("²", "١٢", "1²"):  # str.isdigit() says yes, int() says no
+            for url in (f"{base}/links/promo/history?diff=1..{dig}", f"/api/v1/publisher/deployments/?page={dig}",
+                        f"/api/v1/publisher/deployments/?page_size={dig}", f"{base}/links?limit={dig}"):
+                r = await h.client.get(url, headers=a)
+                assert r.status_code < 500, (url, r.status_code, r.text[:200])
+        for number in corpora.HUGE_NUMBERS:
+            raw = json.dumps(number) if not isinstance(number, int) or abs(number) < 10**300 else str(number)
+            for method, url, body in (
+                ("PATCH", f"{base}/links/promo", '{"destination":"https://example.com/z","expectedVersion":%s}'.replace("%s", raw)),
+                ("POST", f"{base}/links/promo/rollback",
+                 '{"targetVersion":%s,"expectedCurrentVersion":2,"reason":"x"}'.replace("%s", raw)),
+                ("POST", f"{base}/links/promo/rollback",
+                 '{"targetVersion":1,"expectedCurrentVersion":%s,"reason":"x"}'.replace("%s", raw)),
+                ("PUT", f"{base}/site-mode", '{"mode":"maintenance","expectedModeVersion":%s,"message":"x"}'.replace("%s", raw)),
+                ("PATCH", f"{base}/files/{s.file_id}", '{"name":"n","expectedVersion":%s}'.replace("%s", raw)),
+                ("PUT", f"{base}/internal-docs/access", '{"rules":[],"defaultEffect":"deny","expectedVersion":%s}'.replace("%s", raw)),
+                ("GET", f"{base}/links?limit={raw}", None),
+                ("GET", f"{base}/links/promo/history?diff=1..{raw}", None),
+                ("GET", f"/api/v1/publisher/publishing-records/?page={raw}", None),
+                ("GET", f"/api/v1/publisher/deployments/?page_size={raw}", None),
+                ("GET", f"/api/v1/publisher/publishing-records/{raw}/", None),
+            ):
+                r = await h.client.request(method, url, content=body.encode() if body else None,
+                                           headers={**a, "content-type": "application/json"})
+                ok = r.status_code < 500 if method == "GET" else 400 <= r.status_code < 500
+                assert ok, (method, url, body, r.status_code, r.text[:200])
+            r = await h.client.patch(f"{base}/links/promo", json={"destination": "https://example.com/z"},
+                                     headers={**a, "If-Match": f'"{raw}"'})
+            assert r.status_code < 500, r.text

@@ -37,6 +37,7 @@ QUOTA_SETTINGS = {
 
 
 MAX_JSON_DEPTH = 64
+_INT64 = 2**63 - 1
 
 
 def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -55,6 +56,21 @@ def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
             return False
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return True
+
+
+def oversized_integers(value: Any, limit: int = 5) -> list[FieldError]:
+    """Integers no 64-bit column can hold, by dotted path (the first ``limit``)."""
+    out: list[FieldError] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack and len(out) < limit:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not -_INT64 <= item <= _INT64:
+            out.append(FieldError(path, "out_of_range", "the number is out of range"))
+    return out
 
 
 class RequestState:
@@ -166,7 +182,7 @@ class RequestContext:
     async def body_bytes(self, max_bytes: int | None = None) -> bytes:
         limit = max_bytes or self.rt.settings.max_json_bytes
         declared = self.request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise TooLarge("body_too_large", f"The body is larger than {limit} bytes.")
         chunks = []
         size = 0
@@ -194,6 +210,9 @@ class RequestContext:
             raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from exc
         if not json_depth_ok(value):
             raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+        huge = oversized_integers(value)
+        if huge:
+            raise ValidationFailed(detail="A number in the body is out of range.", errors=huge)
         return value
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:

@@ -196,7 +196,7 @@ def destination_or_error(value: object, field: str, errs: Collector) -> str | No
 
 def parse_redirect_status(value: object, field: str, errs: Collector) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value.strip())
         else:
             errs.add(field, "invalid_type", "redirectStatus must be an integer")

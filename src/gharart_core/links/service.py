@@ -6,6 +6,7 @@ joins them so callers see one service.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,9 @@ def _mapping(body: object) -> Mapping[str, Any]:
         raise ValidationFailed("validation_failed", "The body must be a JSON object.",
                                errors=[FieldError("body", "invalid_type", "expected a JSON object")])
     return body
+
+
+_DIFF_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 def _int_field(body: Mapping[str, Any], name: str, errs: Collector, *, minimum: int = 1) -> int | None:
@@ -267,7 +271,8 @@ class LinksService(ImportMixin, HealthMixin):
                    spec: str) -> tuple[int, int, list[tuple[str, Any, Any]]]:
         authorize(access, Action.LINKS_READ)
         a_text, sep, b_text = spec.partition("..")
-        if not sep or not a_text.isdigit() or not b_text.isdigit():
+        # ASCII digits only, within a 64-bit column ("²".isdigit() is True, int("²") fails).
+        if not sep or not _DIFF_NUMBER.fullmatch(a_text) or not _DIFF_NUMBER.fullmatch(b_text):
             raise ValidationFailed(errors=[FieldError("diff", "invalid_value", "diff is `a..b`, e.g. 3..5")])
         link = await self._any(uow, access.handle, slug)
         a = await uow.links.get_version(link.id, int(a_text))

@@ -177,7 +177,8 @@ async def upload_file(handle: str, ctx: RequestContext) -> Response[Any]:
     service = _files(ctx)
     boundary = _boundary(ctx.request.headers.get("content-type"))
     declared = ctx.request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > service.max_file_bytes + MULTIPART_SLACK:
+    if (declared and declared.isascii() and declared.isdigit()
+            and int(declared) > service.max_file_bytes + MULTIPART_SLACK):
         raise TooLarge(
             "file_too_large",
             f"Files are limited to {service.max_file_bytes} bytes.",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -218,17 +219,21 @@ def _query(ctx: RequestContext, name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
 def paging(ctx: RequestContext) -> tuple[int, int, int]:
     """``(page, page_size, offset)`` as DRF's ``PageNumberPagination`` reads them: a bad
     ``page_size`` falls back to the default and is capped at the maximum; a bad page is 404."""
     size_raw = _query(ctx, "page_size")
     size = DEFAULT_PAGE_SIZE
-    if size_raw is not None and size_raw.isdigit() and int(size_raw) > 0:
+    if size_raw is not None and _NUMBER.fullmatch(size_raw) and int(size_raw) > 0:
         size = min(int(size_raw), MAX_PAGE_SIZE)
     page_raw = _query(ctx, "page") or "1"
     if page_raw == "last":
         return -1, size, 0
-    if not page_raw.isdigit() or int(page_raw) < 1:
+    # ASCII digits, bounded: "²".isdigit() is True and a 30-digit page overflows a SQL OFFSET.
+    if not _NUMBER.fullmatch(page_raw) or int(page_raw) < 1:
         raise NotFound("invalid_page", "Invalid page.")
     page = int(page_raw)
     return page, size, (page - 1) * size

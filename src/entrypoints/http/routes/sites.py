@@ -154,7 +154,7 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
     access = await ctx.access(handle)
     svc = _svc(ctx)
     declared = ctx.request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > svc.limits.max_blob_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > svc.limits.max_blob_bytes:
         from gharart_core.shared.errors import TooLarge
 
         raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
