@@ -73,7 +73,9 @@ class _Env:
 
 def _to_httpx(kw: dict[str, Any]) -> dict[str, Any]:
     """schemathesis prepares `requests` keyword arguments; translate them for httpx."""
-    out: dict[str, Any] = {"method": kw["method"], "url": kw["url"], "headers": kw.get("headers") or {},
+    # Header values go as UTF-8 bytes: the server must cope with whatever a client puts on the wire.
+    headers = {k: v.encode("utf-8") if isinstance(v, str) else v for k, v in (kw.get("headers") or {}).items()}
+    out: dict[str, Any] = {"method": kw["method"], "url": kw["url"], "headers": headers,
                            "params": kw.get("params") or None, "cookies": kw.get("cookies") or None}
     if "json" in kw:
         out["json"] = kw["json"]
