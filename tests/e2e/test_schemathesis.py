@@ -26,7 +26,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from tests.seed import Seed, seed
 
 from entrypoints.containers import build_memory_container
@@ -162,7 +166,7 @@ def test_operation(env: _Env, key: str, mode: str) -> None:
             raise AssertionError(f"{case.method} {case.formatted_path} raised {exc!r}") from exc
         checks = [not_a_server_error]
         if response.status_code < 500:
-            checks.append(content_type_conformance)
+            checks += [content_type_conformance, response_schema_conformance, status_code_conformance]
         case.validate_response(response, checks=checks)
 
     try:
