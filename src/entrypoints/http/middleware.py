@@ -232,7 +232,7 @@ class GharartMiddleware:
             decision = decide(existing, fingerprint, now)
             if decision is Decision.PROCEED:
                 record = IdempotencyRecord(actor, route, key, fingerprint, IdempotencyState.IN_FLIGHT, now,
-                                           now + IDEMPOTENCY_TTL, now + LOCK_LEASE)
+                                           now + IDEMPOTENCY_TTL, now + self._lease())
                 if not await uow.idempotency.reserve(record, replace=existing is not None):
                     decision = Decision.IN_PROGRESS
                 else:
@@ -287,6 +287,10 @@ class GharartMiddleware:
                     await uow.commit()
         await self._send_captured(send, captured, extra)
         return status
+
+    def _lease(self) -> timedelta:
+        seconds = getattr(self.rt.settings, "idempotency_lease_s", None)
+        return timedelta(seconds=seconds) if seconds else LOCK_LEASE
 
     async def _release(self, actor: str, route: str, key: str) -> None:
         try:
