@@ -275,9 +275,44 @@ def _fix_operation(method: str, path: str, op: dict[str, Any]) -> None:
         for code, resp in responses.items():
             if not code.startswith(("2", "3")):
                 resp["content"] = {**resp.get("content", {}), **_ANY}
+    _document_headers(method, path, responses)
     if path == "/schema/openapi.json":
         responses["200"] = {"description": "This document",
                             "content": {"application/vnd.oai.openapi+json": {"schema": {"type": "object"}}}}
+
+
+_VERSIONED = (f"{_H}/links/{{slug}}", f"{_H}/files/{{file_id}}", f"{_H}/site", f"{_H}/internal-docs/access")
+
+
+def _hdr(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+def _document_headers(method: str, path: str, responses: dict[str, Any]) -> None:
+    """The response headers the contract promises (SPEC §3, A.1-A.3)."""
+    api = path.startswith(("/v2/", "/api/v1/"))
+    for code, resp in responses.items():
+        headers = resp.setdefault("headers", {})
+        headers.setdefault("X-Request-ID", _hdr("The request's ID (echoed or minted `req_…`)."))
+        if api:
+            headers.setdefault("RateLimit", _hdr("IETF draft: remaining requests in the current window."))
+            headers.setdefault("RateLimit-Policy", _hdr("IETF draft: the route class's limit."))
+        if code == "401":
+            headers["WWW-Authenticate"] = _hdr('`Bearer realm="gharart"`, with `error="invalid_token"` when a '
+                                               "token was sent.")
+        if code in ("429", "503"):
+            headers["Retry-After"] = _hdr("Seconds to wait before retrying.")
+        if code.startswith("2") and method in ("post", "put", "patch", "delete") and api:
+            headers["Idempotent-Replayed"] = _hdr("`true` when the stored answer to an Idempotency-Key is replayed.")
+        if code == "200" and method == "get" and path in _VERSIONED:
+            headers["ETag"] = _hdr('The resource version, e.g. `"3"`.')
+        if path.startswith("/l/") and code.startswith("3"):
+            headers["Location"] = _hdr("The chosen destination.")
+            headers["Cache-Control"] = _hdr("`private, max-age=0`")
+        if (path.startswith("/profiles/") or "/preview" in path) and code in ("200", "304"):
+            headers["ETag"] = _hdr("The file's sha256, quoted.")
+            headers["X-Gharart-Deployment"] = _hdr("The deployment served.")
+            headers["Cache-Control"] = _hdr("`public, max-age=0, must-revalidate` on profiles.")
 
 
 def complete_openapi(doc: dict[str, Any], routes: list[tuple[str, set[str]]]) -> dict[str, Any]:
