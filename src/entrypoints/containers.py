@@ -32,7 +32,8 @@ from gharart_core.shared.tokens import SecretsTokenSource
 from gharart_core.sites.service import SitesLimits, SitesService
 from gharart_core.support.service import SupportService
 
-from .http.routes.publisher import deployment_records_service_for, publisher_service_for
+from .http.hosts import DnsHostnameVerifier
+from .http.routes.publisher_wiring import deployment_records_service_for, publisher_service_for
 from .settings import Settings
 from .support_directory import RepositoryArtifactDirectory
 
@@ -89,8 +90,12 @@ def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: An
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
                       fetcher: Any) -> LinksService:
+    extra = settings.extra
     return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
-                        health_timeout_s=settings.health_timeout_s)
+                        health_timeout_s=settings.health_timeout_s,
+                        health_concurrency=int(extra.get("GHARART_HEALTH_CONCURRENCY", 20)),
+                        health_per_host=int(extra.get("GHARART_HEALTH_PER_HOST", 4)),
+                        health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
 
 
 def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
@@ -133,10 +138,12 @@ class Container(containers.DeclarativeContainer):
     # intel's ReplayGate implementation, passed to the sites service as ``replay_gate``
     sites_replay_gate: providers.Provider[Any] = providers.Singleton(make_replay_gate, settings=settings,
                                                                       clock=clock)
+    sites_hostname_verifier: providers.Provider[Any] = providers.Singleton(DnsHostnameVerifier)
     sites_service = providers.Singleton(
         SitesService, clock=clock, ids=ids, tokens=tokens, object_store=object_store,
         replay_gate=sites_replay_gate, site_domain=settings.provided.site_domain,
-        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra))
+        limits=providers.Callable(SitesLimits.from_env, settings.provided.extra),
+        hostname_verifier=sites_hostname_verifier)
 
     files_service = providers.Singleton(make_files_service, clock, ids, tokens, object_store, mailer, uow_factory,
                                         settings)
@@ -153,7 +160,7 @@ class Container(containers.DeclarativeContainer):
 
     # publisher (IGNY8 API): deployment records are sites deployments; webhooks use the fetcher
     publisher_service = providers.Singleton(publisher_service_for, clock, ids, identity_service, sites_service,
-                                            fetcher)
+                                            fetcher, settings.provided.extra)
     deployment_records_service = providers.Singleton(deployment_records_service_for, clock, ids,
                                                      publisher_service, sites_service)
 

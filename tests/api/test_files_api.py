@@ -42,9 +42,7 @@ def token_from(h, email: str) -> str:
 
 
 async def share(h, auth, file_id: str, email: str = "pr@partner.test", **extra) -> dict:
-    r = await h.client.post(
-        f"/v2/handles/acme/files/{file_id}/shares", headers=auth, json={"emails": [email], **extra}
-    )
+    r = await h.client.post(f"/v2/handles/acme/files/{file_id}/shares", headers=auth, json={"emails": [email], **extra})
     assert r.status_code == 201, r.text
     return r.json()["items"][0]
 
@@ -216,9 +214,7 @@ async def test_unsafe_names_stored_safely(harness):
         assert r.status_code == 201, r.text
         name = r.json()["name"]
         assert "/" not in name and "\\" not in name and all(ord(c) >= 32 for c in name) and len(name) <= 255
-        d = await h.client.patch(
-            f"/v2/handles/acme/files/{r.json()['id']}", headers=auth, json={"mode": "public"}
-        )
+        d = await h.client.patch(f"/v2/handles/acme/files/{r.json()['id']}", headers=auth, json={"mode": "public"})
         resp = await dl(h, d.json()["id"])
         assert "\n" not in resp.headers["content-disposition"] and "X-Evil" not in resp.headers
     r = await h.client.post(
@@ -246,6 +242,9 @@ async def test_range_etag_and_conditional(harness):
     assert r.status_code == 304
     r = await dl(h, f["id"], headers={"Range": "bytes=0-3", "If-Range": '"other"'})
     assert r.status_code == 200 and r.content == PNG
+    r = await h.client.head(f"/v2/public/files/{f['id']}")
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-length"] == str(len(PNG))
+    assert r.headers["etag"] == full.headers["etag"] and r.headers["content-security-policy"] == "sandbox"
 
 
 async def test_oversized_upload_413_and_nothing_stored(tmp_path):
@@ -269,14 +268,8 @@ async def test_daily_byte_quota(tmp_path):
     async with make_harness(daily_file_bytes=100) as h:
         auth = await setup_owner(h)
         await upload(h, auth, b"a" * 60)
-        r = await h.client.post(
-            "/v2/handles/acme/files", headers=auth, files={"file": ("b", b"b" * 60, "text/plain")}
-        )
-        assert (
-            r.status_code == 429
-            and r.json()["code"] == "daily_quota_exceeded"
-            and r.json()["quota"] == "file_bytes"
-        )
+        r = await h.client.post("/v2/handles/acme/files", headers=auth, files={"file": ("b", b"b" * 60, "text/plain")})
+        assert r.status_code == 429 and r.json()["code"] == "daily_quota_exceeded" and r.json()["quota"] == "file_bytes"
         assert len(h.container.object_store().objects) == 1
 
 
@@ -290,10 +283,8 @@ async def test_store_failure_mid_upload_leaves_no_record(harness):
             raise OSError("disk gone")
 
     store.put_stream = failing
-    r = await h.client.post(
-        "/v2/handles/acme/files", headers=auth, files={"file": ("a", b"abc" * 100, "text/plain")}
-    )
-    assert r.status_code >= 500
+    r = await h.client.post("/v2/handles/acme/files", headers=auth, files={"file": ("a", b"abc" * 100, "text/plain")})
+    assert r.status_code == 503 and r.json()["code"] == "object_store_unavailable"
     del store.put_stream
     assert (await h.client.get("/v2/handles/acme/files", headers=auth)).json()["items"] == []
 

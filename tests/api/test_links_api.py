@@ -241,3 +241,48 @@ async def test_hanging_page_times_out_and_run_completes(api):
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "link_not_found"
     r = await c.get(f"{BASE}/health-check/run_01ARZ3NDEKTSV4RRFFQ69G5FAV", headers=A)
     assert r.status_code == 404 and r.json()["code"] == "run_not_found"
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", f"{BASE}/launch/history?diff=1..99999999999999999999", None),
+    ("GET", f"{BASE}/%00", None),
+    ("GET", f"{BASE}?q=%00", None),
+    ("GET", f"{BASE}/bulk-import/run_%00", None),
+    ("GET", f"{BASE}/health-check/nonsense", None),
+    ("GET", "/l/acme/%00", None),
+    ("GET", "/l/%00/x", None),
+    ("POST", f"{BASE}/launch/rollback", {"targetVersion": 10**30, "expectedCurrentVersion": 1}),
+    ("POST", f"{BASE}/launch/rollback", {"targetVersion": 1, "expectedCurrentVersion": 1, "reason": "a\x00b"}),
+    ("POST", f"{BASE}/health-check", {"slugs": ["a\x00"]}),
+    ("POST", f"{BASE}/launch/route-preview", ["not", "an", "object"]),
+])
+async def test_hostile_input_is_a_clear_4xx(api, method, path, body):
+    await create(api)
+    r = await api.client.request(method, path, json=body, headers=api.A)
+    assert 400 <= r.status_code < 500, r.text
+
+
+async def test_csv_with_nul_and_formula_cells_fails_rows_cleanly(api):
+    body = "slug,destination\nok,https://a.example/\nbad\x00,https://b.example/\n=cmd,=HYPERLINK(\"x\")\n"
+    r = await api.client.post(f"{BASE}/bulk-import?mode=partial", content=body.encode(),
+                              headers={**api.A, "Content-Type": "text/csv"})
+    assert r.status_code == 200
+    assert [row["outcome"] for row in r.json()["rows"]] == ["created", "failed", "failed"]
+    errors = await api.client.get(f"{BASE}/bulk-import/{r.json()['runId']}/errors.csv", headers=api.A)
+    assert "\n=" not in errors.text and ",=" not in errors.text
+
+
+async def test_parallel_rollbacks_with_the_same_expectation_exactly_one_wins(api):
+    import asyncio
+
+    await create(api)
+    for n in (1, 2):
+        await api.client.patch(f"{BASE}/launch", json={"destination": f"https://a.example/{n + 1}",
+                                                        "expectedVersion": n}, headers=api.A)
+    body = {"targetVersion": 1, "expectedCurrentVersion": 3}
+    answers = await asyncio.gather(*(api.client.post(f"{BASE}/launch/rollback", json=body, headers=api.A)
+                                     for _ in range(5)))
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409, 409]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"stale_version"}
+    hist = (await api.client.get(f"{BASE}/launch/history", headers=api.A)).json()["items"]
+    assert [v["version"] for v in hist] == [4, 3, 2, 1]

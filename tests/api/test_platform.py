@@ -353,3 +353,30 @@ def test_timestamps_are_rfc3339_utc():
     value = datetime(2026, 5, 1, 12, 30, 5, 123456, tzinfo=UTC)
     assert format_ts(value) == "2026-05-01T12:30:05.123Z"
     assert parse_ts("2026-05-01T14:30:05+02:00") == datetime(2026, 5, 1, 12, 30, 5, tzinfo=UTC)
+
+
+async def test_json_bombs_are_clear_400s(harness):
+    h = harness
+    owner = await h.create_owner("acme")
+    hdr = {**h.auth(owner), "content-type": "application/json"}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    problem(await h.client.post("/v2/handles", content=deep, headers=hdr), 400, "malformed_body")
+    huge_number = b'{"handle": ' + b"9" * 50_000 + b"}"
+    problem(await h.client.post("/v2/handles", content=huge_number, headers=hdr), 400, "malformed_body")
+
+
+async def test_idempotent_multipart_retry_with_a_new_boundary_replays(harness):
+    """HTTP clients choose a new multipart boundary per attempt; the retry is still the same request."""
+    from entrypoints.http.middleware import _multipart_boundary
+
+    assert _multipart_boundary('multipart/form-data; boundary="abc123"') == b"abc123"
+    assert _multipart_boundary("application/json") is None
+    h = harness
+    owner = await h.create_owner("acme")
+    hdr = {**h.auth(owner), "Idempotency-Key": "upload-1"}
+    files = {"file": ("a.txt", b"hello world", "text/plain")}
+    first = await h.client.post("/v2/handles/acme/files", files=files, headers=hdr)
+    again = await h.client.post("/v2/handles/acme/files", files=files, headers=hdr)
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
+    assert again.json()["id"] == first.json()["id"]

@@ -339,3 +339,77 @@ async def test_deployments_are_shared_with_v2(any_api: Api) -> None:
     assert out["data"]["status"] == "failed"
     r = await api.c.get(f"{v2}/{waiting}", headers=api.h.auth(api.alice))
     assert r.json()["status"] == "failed"
+
+
+async def test_concurrent_retries_deliver_once(any_api: Api) -> None:
+    import asyncio
+
+    api = any_api
+    api.transport.answers = [WebhookResponse(None, "timeout")]
+    rec = (await api.call("POST", "/publish/", api.alice, status=201, json={
+        "site_id": "acme", "content_id": "c", "destination": "webhook",
+        "config": {"url": "https://hooks.example.com/in"}}))["data"]
+    assert rec["status"] == "failed" and rec["error"] == "webhook not delivered: timeout"
+    path = f"{API}/publishing-records/{rec['id']}/retry/"
+    answers = await asyncio.gather(*(api.c.post(path, headers=api.h.auth(api.alice)) for _ in range(4)))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
+    assert [r.json()["data"]["status"] for r in answers] == ["published"] * 4
+    assert sum("Already published" in r.json()["message"] for r in answers) == 3
+    assert len(api.transport.calls) == 2
+
+
+async def test_throttles_and_quotas_answer_in_the_envelope() -> None:
+    from entrypoints.settings import parse_rate_limits
+
+    async with make_harness(rate_limits=parse_rate_limits("api=1/m:2"), daily_deployments=1) as h:
+        api = Api(h)
+        token = await h.create_owner("acme", "alice@acme.example.com")
+        answers = [await api.call("GET", "/publishing-records/", token) for _ in range(3)]
+        limited = answers[-1]
+        assert limited["_status"] == 429
+        assert limited["_headers"]["retry-after"] and limited["errors"] and limited["data"] is None
+    async with make_harness(daily_deployments=1) as h:
+        api = Api(h)
+        token = await h.create_owner("acme", "alice@acme.example.com")
+        await api.call("POST", "/deployments/", token, json={"site_id": "acme", "files": {"a.html": "a"}},
+                       status=201)
+        over = await api.call("POST", "/deployments/", token, json={"site_id": "acme", "files": {"a.html": "b"}},
+                              status=429)
+        assert over["_headers"]["x-error-code"] == "daily_quota_exceeded"
+        assert (await api.call("GET", "/deployments/", token))["data"]["count"] == 1
+
+
+async def test_every_status_pair_over_http_matches_the_table(api: Api) -> None:
+    from gharart_core.publisher.model import PublishStatus, can_transition
+
+    path_to = {"pending": [], "publishing": ["publishing"], "failed": ["publishing", "failed"],
+               "published": ["publishing", "published"]}
+    for current in PublishStatus:
+        for target in PublishStatus:
+            rid = (await api.record(api.alice))["id"]
+            for step in path_to[current.value]:
+                await api.call("PATCH", f"/publishing-records/{rid}/", api.alice, json={"status": step}, status=200)
+            out = await api.call("PATCH", f"/publishing-records/{rid}/", api.alice, json={"status": target.value})
+            legal = target is current or can_transition(current, target)
+            assert out["_status"] == (200 if legal else 400), (current, target, out)
+            if not legal:
+                assert list(out["errors"]) == ["status"]
+            after = (await api.call("GET", f"/publishing-records/{rid}/", api.alice))["data"]
+            assert after["status"] == (target.value if legal else current.value)
+
+
+async def test_nul_characters_are_refused_on_every_backend(any_api: Api) -> None:
+    api = any_api
+    for field in ("title", "content", "sector_id"):
+        out = await api.call("POST", "/publishing-records/", api.alice, status=400, json={
+            "site_id": "acme", "content_id": "1", "destination": "webhook", field: "a\x00b"})
+        assert field in out["errors"]
+    rid = (await api.record(api.alice))["id"]
+    out = await api.call("PATCH", f"/publishing-records/{rid}/", api.alice, json={"error": "x\x00"}, status=400)
+    assert "error" in out["errors"]
+    out = await api.call("GET", "/publishing-records/", api.op, params={"site_id": "a\x00", "sector_id": "b"},
+                         status=400)
+    assert "site_id" in out["errors"]
+    await api.call("GET", "/publishing-records/pub_%00/", api.alice, status=404)
+    out = await api.call("POST", "/deployments/", api.alice, status=400, json={"site_id": "acme", "message": "\x00"})
+    assert "message" in out["errors"]

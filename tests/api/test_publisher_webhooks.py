@@ -8,7 +8,7 @@ import httpx
 
 from adapters.http.fake import FakeFetcher, FakeReply
 from adapters.http.fetcher import HttpxFetcher
-from entrypoints.http.routes.publisher import webhook_transport
+from entrypoints.http.routes.publisher_wiring import webhook_transport
 from gharart_core.publisher.destinations import FetcherTransport
 
 
@@ -46,3 +46,12 @@ async def test_redirects_are_not_followed_and_fakes_keep_the_policy() -> None:
     assert (await t.post("https://hooks.example.com/in", b"{}", {})).status == 500
     assert (await t.post("http://192.168.1.1/in", b"{}", {})).error == "blocked"
     assert (await webhook_transport(None, FetcherTransport).post("https://x.example.com", b"", {})).status is None
+
+
+def test_webhook_timeout_setting() -> None:
+    from entrypoints.http.routes.publisher_wiring import webhook_timeout
+
+    assert webhook_timeout(None) == 10.0
+    assert webhook_timeout({"GHARART_PUBLISHER_WEBHOOK_TIMEOUT_S": "2.5"}) == 2.5
+    assert webhook_timeout({"GHARART_PUBLISHER_WEBHOOK_TIMEOUT_S": "999"}) == 60.0
+    assert webhook_timeout({"GHARART_PUBLISHER_WEBHOOK_TIMEOUT_S": "soon"}) == 10.0

@@ -24,20 +24,14 @@ def man(files: dict[str, bytes]) -> dict[str, Any]:
     return {p: {"sha256": sha(b), "size": len(b)} for p, b in files.items()}
 
 
-async def deploy(
-    h: Any, tok: str, files: dict[str, bytes], *, upload: bool = True, **extra: Any
-) -> dict[str, Any]:
-    r = await h.client.post(
-        f"{H}/site-deployments", json={"manifest": man(files), **extra}, headers=h.auth(tok)
-    )
+async def deploy(h: Any, tok: str, files: dict[str, bytes], *, upload: bool = True, **extra: Any) -> dict[str, Any]:
+    r = await h.client.post(f"{H}/site-deployments", json={"manifest": man(files), **extra}, headers=h.auth(tok))
     assert r.status_code == 201, r.text
     dep = r.json()
     by = {sha(b): b for b in files.values()}
     if upload:
         for d in dep["required"]:
-            u = await h.client.put(
-                f"{H}/site-deployments/{dep['id']}/files/{d}", content=by[d], headers=h.auth(tok)
-            )
+            u = await h.client.put(f"{H}/site-deployments/{dep['id']}/files/{d}", content=by[d], headers=h.auth(tok))
             assert u.status_code == 200, u.text
             dep = u.json()
     return dep
@@ -69,9 +63,7 @@ async def test_flow_deploy_preview_promote_serve(owner):
         f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=b"nope", headers=h.auth(tok)
     )
     assert bad.status_code == 422 and bad.json()["code"] == "digest_mismatch"
-    ok = await h.client.put(
-        f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=HOME, headers=h.auth(tok)
-    )
+    ok = await h.client.put(f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=HOME, headers=h.auth(tok))
     assert ok.json()["status"] == "deployed"
     pv = await h.client.get(f"{H}/site-deployments/{dep['id']}/preview", headers=h.auth(tok))
     assert pv.status_code == 200 and pv.content == HOME
@@ -85,12 +77,15 @@ async def test_flow_deploy_preview_promote_serve(owner):
     assert p.headers["etag"] == f'"{sha(HOME)}"'
     assert p.headers["cache-control"] == "public, max-age=0, must-revalidate"
     assert p.headers["x-gharart-deployment"] == dep["id"]
+    assert p.headers.get_list("content-type") == ["text/html; charset=utf-8"]
     p304 = await h.client.get("/profiles/acme/", headers={"If-None-Match": f'"{sha(HOME)}"'})
     assert p304.status_code == 304
     lst = (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()
-    assert (
-        lst["items"][0]["live"] is True and lst["items"][0]["missingBlobs"] == 0 and lst["nextCursor"] is None
-    )
+    assert lst["items"][0]["live"] is True and lst["items"][0]["missingBlobs"] == 0 and lst["nextCursor"] is None
+    page1 = (await h.client.get(f"{H}/site-deployments?limit=1", headers=h.auth(tok))).json()
+    assert len(page1["items"]) == 1 and page1["nextCursor"] is None
+    audit = (await h.client.get(f"{H}/audit-log", headers=h.auth(tok))).json()["items"]
+    assert {"site.deployment.create", "site.deployment.deployed", "site.promote"} <= {a["action"] for a in audit}
     nf = await h.client.get("/profiles/acme/nope.html")
     assert nf.status_code == 404
     host = await h.client.get("/", headers={"Host": "acme.localhost:8000"})
@@ -100,9 +95,7 @@ async def test_flow_deploy_preview_promote_serve(owner):
 async def test_break_missing_blob(owner):
     h, tok = owner
     dep = await deploy(h, tok, {"index.html": HOME, "hero.png": b"\x89PNG-hero"}, upload=False)
-    await h.client.put(
-        f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=HOME, headers=h.auth(tok)
-    )
+    await h.client.put(f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=HOME, headers=h.auth(tok))
     r = await h.client.get(f"{H}/site-deployments/{dep['id']}/preview/hero.png", headers=h.auth(tok))
     assert r.status_code == 409 and r.json()["code"] == "artifact_missing"
     assert r.json()["missing"] == [{"path": "hero.png", "sha256": sha(b"\x89PNG-hero")}]
@@ -145,9 +138,7 @@ async def test_break_bindings_travel_with_release(owner):
     assert (await promote(h, tok, b["id"], a["id"])).status_code == 200
     back = await h.client.post("/profiles/acme/api/contact", data={"email": "z@example.com"})
     assert back.status_code == 200
-    subs = (
-        await h.client.get(f"{H}/function-bindings/{binding['id']}/submissions", headers=h.auth(tok))
-    ).json()
+    subs = (await h.client.get(f"{H}/function-bindings/{binding['id']}/submissions", headers=h.auth(tok))).json()
     assert [s["fields"]["email"] for s in subs["items"]] == ["z@example.com", "x@example.com"]
 
 
@@ -184,6 +175,13 @@ async def test_break_site_mode_two_instances_one_database(tmp_path):
         )
         assert r.status_code == 200
         assert (await h1.client.get("/profiles/acme/index.html")).status_code == 200
+        for _ in range(2):  # the second one is answered by the ASGI fast path from warm caches
+            warm = await h2.client.get("/profiles/acme/index.html")
+            assert warm.status_code == 200 and warm.headers["x-gharart-deployment"] == dep["id"]
+        dep2 = await deploy(h1, tok, {"index.html": b"<h1>v2</h1>"})
+        assert (await promote(h1, tok, dep2["id"], dep["id"])).status_code == 200
+        seen = await h2.client.get("/profiles/acme/index.html")
+        assert seen.headers["x-gharart-deployment"] == dep2["id"] and seen.content == b"<h1>v2</h1>"
         stale = await h1.client.put(
             f"{H}/site-mode",
             headers=h1.auth(tok),
@@ -210,9 +208,7 @@ async def test_modes_private_redirect(owner):
     assert nf.status_code == 404 and nf.json()["code"] == "handle_not_found"
     assert (await h.client.get("/profiles/acme/index.html", headers=h.auth(tok))).status_code == 200
     v = r.json()["modeVersion"]
-    bad = await h.client.put(
-        f"{H}/site-mode", headers=h.auth(tok), json={"mode": "redirect", "expectedModeVersion": v}
-    )
+    bad = await h.client.put(f"{H}/site-mode", headers=h.auth(tok), json={"mode": "redirect", "expectedModeVersion": v})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "redirectUrl"
     r = await h.client.put(
         f"{H}/site-mode",
@@ -245,11 +241,7 @@ async def test_archive_deploy_and_unsafe_archive(owner):
         content=evil.getvalue(),
         headers={**h.auth(tok), "Content-Type": "application/zip"},
     )
-    assert (
-        r.status_code == 422
-        and r.json()["code"] == "unsafe_archive"
-        and "../../etc/cron.d/x" in r.json()["detail"]
-    )
+    assert r.status_code == 422 and r.json()["code"] == "unsafe_archive" and "../../etc/cron.d/x" in r.json()["detail"]
     lst = (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()
     assert len(lst["items"]) == 1
 
@@ -278,13 +270,9 @@ async def test_bad_inputs_and_roles(owner):
     h, tok = owner
     A = h.auth(tok)
     c = h.client
-    r = await c.post(
-        f"{H}/site-deployments", content=b"{nope", headers={**A, "Content-Type": "application/json"}
-    )
+    r = await c.post(f"{H}/site-deployments", content=b"{nope", headers={**A, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["code"] == "malformed_body"
-    r = await c.post(
-        f"{H}/site-deployments", json={"manifest": {"/abs.html": {"sha256": "a" * 64}}}, headers=A
-    )
+    r = await c.post(f"{H}/site-deployments", json={"manifest": {"/abs.html": {"sha256": "a" * 64}}}, headers=A)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "manifest./abs.html"
     r = await c.post(f"{H}/site-deployments", json={"manifest": {"a/../b": "x"}}, headers=A)
     assert r.status_code == 422
@@ -309,13 +297,9 @@ async def test_bad_inputs_and_roles(owner):
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "deployment_not_found"
     r = await c.post(f"{H}/site-deployments/rollback", json={"reason": 1}, headers=A)
     assert r.status_code == 422
-    r = await c.post(
-        f"{H}/function-bindings", json={"route": "/x", "function": "nope", "config": {}}, headers=A
-    )
+    r = await c.post(f"{H}/function-bindings", json={"route": "/x", "function": "nope", "config": {}}, headers=A)
     assert r.status_code == 422 and r.json()["code"] == "unknown_function"
-    r = await c.post(
-        f"{H}/function-bindings", json={"route": "/x", "function": "redirect", "config": {}}, headers=A
-    )
+    r = await c.post(f"{H}/function-bindings", json={"route": "/x", "function": "redirect", "config": {}}, headers=A)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "config.location"
     r = await c.get(f"{H}/function-bindings/fb_01HZZZZZZZZZZZZZZZZZZZZZZZ/submissions", headers=A)
     assert r.status_code == 404 and r.json()["code"] == "binding_not_found"
@@ -327,9 +311,7 @@ async def test_bad_inputs_and_roles(owner):
     assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
     r = await c.patch(f"{H}/site", json={"hostnames": ["not a host"]}, headers=A)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "hostnames.0"
-    r = await c.patch(
-        f"{H}/site", json={"hostnames": ["www.acme-shop.com"], "requireReplayGate": True}, headers=A
-    )
+    r = await c.patch(f"{H}/site", json={"hostnames": ["www.acme-shop.com"], "requireReplayGate": True}, headers=A)
     assert r.status_code == 200 and r.json()["hostnames"][1]["verified"] is False
     editor = await h.add_member("acme", tok, "ed@example.com", "editor")
     dep = await deploy(h, editor, {"index.html": HOME})
@@ -348,3 +330,120 @@ async def test_parallel_promotes_exactly_one_wins(owner):
     results = await asyncio.gather(*(promote(h, tok, d["id"], None) for d in deps))
     codes = sorted(r.status_code for r in results)
     assert codes == [200, 409, 409, 409, 409], [r.text for r in results]
+
+
+class _FakeDns:
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+
+    async def verify(self, hostname: str, token: str) -> bool:
+        return self.records.get(hostname) == token
+
+
+async def test_custom_hostname_verification_and_host_serving(owner):
+    h, tok = owner
+    dns = _FakeDns()
+    h.container.sites_service().hostname_verifier = dns
+    dep = await deploy(h, tok, {"index.html": HOME})
+    await promote(h, tok, dep["id"])
+    r = await h.client.patch(f"{H}/site", json={"hostnames": ["www.acme-shop.com"]}, headers=h.auth(tok))
+    host = r.json()["hostnames"][1]
+    assert host["kind"] == "custom" and host["verified"] is False and host["verificationToken"]
+    assert (await h.client.get("/", headers={"Host": "www.acme-shop.com"})).status_code == 404  # not yet
+    v = await h.client.post(f"{H}/site/hostnames/www.acme-shop.com/verify", headers=h.auth(tok))
+    assert v.status_code == 409 and v.json()["code"] == "hostname_unverified"
+    dns.records["www.acme-shop.com"] = host["verificationToken"]
+    v = await h.client.post(f"{H}/site/hostnames/www.acme-shop.com/verify", headers=h.auth(tok))
+    assert v.status_code == 200 and v.json()["hostnames"][1]["verified"] is True
+    got = await h.client.get("/", headers={"Host": "www.acme-shop.com:8443"})
+    assert got.status_code == 200 and got.content == HOME
+    other = await h.create_owner("other")
+    taken = await h.client.patch(
+        "/v2/handles/other/site", json={"hostnames": ["www.acme-shop.com"]}, headers=h.auth(other)
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "hostname_taken"
+
+
+async def test_daily_deployment_quota_and_viewer_role():
+    async with make_harness(daily_deployments=1) as h:
+        tok = await h.create_owner("acme")
+        assert (
+            await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(tok))
+        ).status_code == 201
+        r = await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(tok))
+        assert (
+            r.status_code == 429 and r.json()["code"] == "daily_quota_exceeded" and r.json()["quota"] == "deployments"
+        )
+        assert len((await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()["items"]) == 1
+        viewer = await h.add_member("acme", tok, "v@example.com", "viewer")
+        r = await h.client.post(f"{H}/site-deployments", json={"manifest": {}}, headers=h.auth(viewer))
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role"
+        assert (await h.client.get(f"{H}/site", headers=h.auth(viewer))).status_code == 200
+
+
+async def test_unsafe_archive_writes_nothing(harness):
+    h = harness
+    tok = await h.create_owner("acme")
+    store = h.container.object_store()
+    before = dict(store.objects)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.html", b"fine")
+        zf.writestr("assets/../../../escape.js", b"evil")
+    r = await h.client.post(
+        f"{H}/site-deployments", content=buf.getvalue(), headers={**h.auth(tok), "Content-Type": "application/zip"}
+    )
+    assert r.status_code == 422 and r.json()["entry"] == "assets/../../../escape.js"
+    assert store.objects == before
+    assert (await h.client.get(f"{H}/site-deployments", headers=h.auth(tok))).json()["items"] == []
+
+
+DEP = "dep_01HZZZZZZZZZZZZZZZZZZZZZZZ"
+ROUTES = [
+    ("POST", f"{H}/site-deployments", True),
+    ("GET", f"{H}/site-deployments", False),
+    ("GET", f"{H}/site-deployments/{DEP}", False),
+    ("PUT", f"{H}/site-deployments/{DEP}/files/{'a' * 64}", False),
+    ("GET", f"{H}/site-deployments/{DEP}/preview", False),
+    ("GET", f"{H}/site-deployments/{DEP}/preview/a.html", False),
+    ("POST", f"{H}/site-deployments/{DEP}/promote", True),
+    ("POST", f"{H}/site-deployments/rollback", True),
+    ("GET", f"{H}/site", False),
+    ("PATCH", f"{H}/site", True),
+    ("PUT", f"{H}/site-mode", True),
+    ("POST", f"{H}/function-bindings", True),
+    ("GET", f"{H}/function-bindings", False),
+    ("GET", f"{H}/function-bindings/fb_01HZZZZZZZZZZZZZZZZZZZZZZZ/submissions", False),
+]
+ADMIN = {f"{H}/site-deployments/{DEP}/promote", f"{H}/site-deployments/rollback", f"{H}/site-mode"}
+
+
+@pytest.mark.parametrize("method,url,json_body", ROUTES)
+async def test_every_route_auth_and_bad_bodies(harness, method, url, json_body):
+    h = harness
+    tok = await h.create_owner("acme")
+    anon = await h.client.request(method, url, content=b"{}", headers={"Content-Type": "application/json"})
+    assert anon.status_code == 401 and anon.json()["code"] == "unauthenticated"
+    assert anon.headers["www-authenticate"].startswith("Bearer")
+    stranger = await h.create_owner("other")
+    r = await h.client.request(
+        method, url, content=b"{}", headers={**h.auth(stranger), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 404 and r.json()["code"] == "handle_not_found"
+    if json_body:
+        r = await h.client.request(
+            method, url, content=b'{"mode": ', headers={**h.auth(tok), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and r.json()["code"] == "malformed_body", r.text
+    if method != "GET":
+        viewer = await h.add_member("acme", tok, "viewer@example.com", "viewer")
+        r = await h.client.request(
+            method, url, content=b"{}", headers={**h.auth(viewer), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role", r.text
+    if url in ADMIN:
+        editor = await h.add_member("acme", tok, "editor@example.com", "editor")
+        r = await h.client.request(
+            method, url, content=b"{}", headers={**h.auth(editor), "Content-Type": "application/json"}
+        )
+        assert r.status_code == 403 and r.json()["code"] == "forbidden_role", r.text

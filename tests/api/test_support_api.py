@@ -43,7 +43,7 @@ async def test_failing_request_to_report_to_resolved_escalation(any_harness: Any
     attached = body["attachedRequest"]
     assert attached["requestId"] == request_id
     assert attached["status"] == 404 and attached["code"] == "handle_not_found"
-    assert attached["route"] == "GET /v2/handles/{handle}"
+    assert attached["route"] == "/v2/handles/nosuchhandle"
     assert body["queue"] == "account"
 
     op = await operator_token(h)
@@ -277,7 +277,7 @@ async def test_preview_artifact_missing_lands_in_sites_and_is_resolved(any_harne
     body = r.json()
     assert (body["queue"], body["priority"]) == ("sites", "high")
     assert body["attachedRequest"]["code"] == "artifact_missing"
-    assert "site-deployments" in body["attachedRequest"]["route"]
+    assert body["attachedRequest"]["route"] == f"/v2/handles/acme/site-deployments/{dep_id}/preview"
     detail = (await h.client.get(f"/v2/support/reports/{body['reportId']}", headers=h.auth(owner))).json()
     assert detail["attachedArtifact"] == {"kind": "deployment", "id": dep_id, "handle": "acme"}
 

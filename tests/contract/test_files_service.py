@@ -217,8 +217,9 @@ async def test_store_failure_mid_upload_leaves_no_record(env: Env):
             raise Boom()
 
     env.store.put_stream = failing_put  # type: ignore[method-assign]
-    with pytest.raises(Boom):
+    with pytest.raises(DomainError) as e:
         await env.upload(b"abc")
+    assert e.value.code == "object_store_unavailable" and isinstance(e.value.__cause__, Boom)
     async with env.make(write=False) as uow:
         assert (await env.service.list_files(uow, access())).items == []
 
@@ -285,3 +286,34 @@ async def test_purge_after_retention(env: Env):
     assert await env.service.purge() == 1
     assert env.store.objects == {}
     assert await env.service.purge() == 0
+
+
+async def test_filesystem_store_keeps_nothing_from_refused_uploads(env: Env, tmp_path):
+    from adapters.objectstore.filesystem import FilesystemObjectStore
+
+    store = FilesystemObjectStore(tmp_path / "objects", fsync=False)
+    env.service.store = store
+    with pytest.raises(TooLarge):
+        await env.upload(b"x" * 1001, chunk=100)
+    with pytest.raises(ValidationFailed):
+        await env.upload(b"%PDF-1.7" + b"x" * 600, ctype="image/png", chunk=100)
+    with pytest.raises(ValidationFailed):
+        await env.upload(b"ok", mode="nope")
+    leftovers = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    assert leftovers == []
+    f = await env.upload(b"kept", chunk=2)
+    assert await store.get_bytes(f.object_key) == b"kept"
+
+
+async def test_repeated_tag_fields_add_up(env: Env):
+    async def one():
+        yield b"x"
+
+    async def parts():
+        yield UploadField("tags", "q4")
+        yield UploadField("tags", "kits, q4")
+        yield UploadFile("file", "a.txt", "text/plain", one())
+
+    async with env.make() as uow:
+        f = await env.service.upload(uow, access(), parts())
+    assert f.tags == ("q4", "kits")

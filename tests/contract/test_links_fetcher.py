@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
@@ -176,3 +177,31 @@ async def test_health_check_against_local_server(local):
         "ok": "ok", "gone": "client_error", "boom": "server_error", "hang": "timeout", "nohead": "ok",
         "priv": "blocked", "moved": "redirect"}
     assert ("GET", "/nohead") in local.requests and ("GET", "/hang") not in local.requests
+
+
+async def test_self_signed_certificate_is_a_tls_error(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert), str(key))
+
+    async def handle(reader, writer):
+        with contextlib.suppress(Exception):
+            await reader.read(100)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+    port = server.sockets[0].getsockname()[1]
+    f = HttpxFetcher(allowlist=f"127.0.0.1:{port}")
+    with pytest.raises(FetchError) as exc:
+        await f.fetch(f"https://127.0.0.1:{port}/", timeout=3)
+    assert exc.value.kind == "tls_error"
+    await f.aclose()
+    server.close()

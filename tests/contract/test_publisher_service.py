@@ -195,7 +195,7 @@ async def test_bad_input_is_reported_per_field(world: World) -> None:
     alice = await world.user("alice@a.test", "acme")
     with pytest.raises(ValidationFailed) as err:
         await world.call(world.publisher.create_record, alice,
-                         {"site_id": 5, "content_id": None, "destination": "ftp", "sector_id": "bad sector!"})
+                         {"site_id": 5, "content_id": None, "destination": "FTP!", "sector_id": "bad sector!"})
     assert {e.field for e in err.value.errors} == {"site_id", "content_id", "destination", "sector_id"}
     with pytest.raises(ValidationFailed) as err:
         await world.call(world.publisher.create_record, alice,
@@ -213,3 +213,31 @@ async def test_bad_input_is_reported_per_field(world: World) -> None:
     done = await world.call(world.publisher.update_record, alice, rec.id,
                             {"status": "published", "external_url": "https://x.test/1"}, partial=True)
     assert done.published_at is not None and done.external_url == "https://x.test/1"
+
+
+async def test_records_may_name_any_destination_but_only_built_ins_deliver(world: World) -> None:
+    alice = await world.user("alice@a.test", "acme")
+    rec = await world.call(world.publisher.create_record, alice,
+                           {"site_id": "acme", "content_id": 9, "destination": "wordpress",
+                            "config": {"post_type": "page"}})
+    assert rec.destination == "wordpress" and rec.config == {"post_type": "page"}
+    with pytest.raises(ValidationFailed) as err:
+        await world.call(world.publisher.retry, alice, rec.id)
+    assert err.value.errors[0].field == "destination"
+    # a webhook record may be stored before its URL is known; delivery needs it
+    hook = await world.call(world.publisher.create_record, alice,
+                            {"site_id": "acme", "content_id": 10, "destination": "webhook"})
+    with pytest.raises(ValidationFailed) as err:
+        await world.call(world.publisher.retry, alice, hook.id)
+    assert err.value.errors[0].field == "config.url"
+    hook = await world.call(world.publisher.update_record, alice, hook.id,
+                            {"config": {"url": "https://hooks.test/late"}}, partial=True)
+    out = await world.call(world.publisher.retry, alice, hook.id)
+    assert out.record.status is PublishStatus.PUBLISHED and out.record.attempts == 1
+    with pytest.raises(ValidationFailed) as err:
+        await world.call(world.publisher.publish, alice,
+                         {"site_id": "acme", "content_id": "x", "destination": "site"})
+    assert err.value.errors[0].field == "content"
+    async with world.make(write=False) as uow:
+        items, n = await world.publisher.list_records(uow, alice, content_id="x")
+        assert n == 0  # a refused publish stores nothing

@@ -191,9 +191,7 @@ async def test_modes(uow_factory):
         site = await svc.get_site(uow, access())
         with pytest.raises(ValidationFailed):
             await svc.set_mode(uow, access(), {"mode": "redirect", "expectedModeVersion": site.mode_version})
-        site = await svc.set_mode(
-            uow, access(), {"mode": "maintenance", "expectedModeVersion": site.mode_version}
-        )
+        site = await svc.set_mode(uow, access(), {"mode": "maintenance", "expectedModeVersion": site.mode_version})
         await uow.commit()
     async with uow_factory(write=False) as uow:
         page = await svc.serve_profile(uow, "acme", "blog/")
@@ -202,9 +200,7 @@ async def test_modes(uow_factory):
             await svc.set_mode(uow, access(), {"mode": "live", "expectedModeVersion": site.mode_version - 1})
         assert ei.value.extra["currentModeVersion"] == site.mode_version
     async with uow_factory() as uow:
-        site = await svc.set_mode(
-            uow, access(), {"mode": "private", "expectedModeVersion": site.mode_version}
-        )
+        site = await svc.set_mode(uow, access(), {"mode": "private", "expectedModeVersion": site.mode_version})
         await uow.commit()
     async with uow_factory(write=False) as uow:
         with pytest.raises(DomainError) as e1:
@@ -262,3 +258,58 @@ async def test_not_found_and_roles(uow_factory):
         with pytest.raises(DomainError) as e2:
             await svc.promote(uow, access(role=Role.EDITOR), "dep_x", {})
         assert e2.value.code == "forbidden_role"
+
+
+class _FlakyStore:
+    """A memory store whose writes fail while ``broken`` is set."""
+
+    def __init__(self) -> None:
+        from adapters.objectstore.memory import MemoryObjectStore
+
+        self.inner = MemoryObjectStore()
+        self.broken = False
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    async def put_stream(self, key, chunks, **kw):  # type: ignore[no-untyped-def]
+        if self.broken:
+            async for _ in chunks:
+                raise OSError("store down mid-upload")
+        return await self.inner.put_stream(key, chunks, **kw)
+
+    async def put_bytes(self, key, data):  # type: ignore[no-untyped-def]
+        if self.broken:
+            raise OSError("store down")
+        return await self.inner.put_bytes(key, data)
+
+
+async def test_store_failure_leaves_nothing_half_made_and_retry_completes(uow_factory):
+    import io
+    import zipfile
+
+    await seed_handle(uow_factory)
+    store = _FlakyStore()
+    svc = make_service(store)
+    dep_id = await deploy(svc, uow_factory, {"index.html": b"<h1>x</h1>"}, upload=False)
+    store.broken = True
+    with pytest.raises(OSError):
+        async with uow_factory() as uow:
+            await svc.upload_blob(uow, access(), dep_id, sha(b"<h1>x</h1>"), chunks(b"<h1>x</h1>"))
+            await uow.commit()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.html", b"a")
+    with pytest.raises(OSError):
+        async with uow_factory() as uow:
+            await svc.create_from_archive(uow, access(), buf.getvalue(), "application/zip", None)
+            await uow.commit()
+    async with uow_factory(write=False) as uow:
+        deps = await uow.sites.list_deployments("acme", before_id=None, limit=10)
+        assert [(d.id, d.status) for d in deps] == [(dep_id, DeploymentStatus.PENDING)]
+        assert not await uow.sites.stored_blobs("acme", [sha(b"<h1>x</h1>"), sha(b"a")])
+    store.broken = False
+    async with uow_factory() as uow:
+        dep = await svc.upload_blob(uow, access(), dep_id, sha(b"<h1>x</h1>"), chunks(b"<h1>x</h1>"))
+        await uow.commit()
+    assert dep.status is DeploymentStatus.DEPLOYED

@@ -14,7 +14,8 @@ from gharart_core.shared.errors import ValidationFailed
 
 @pytest.mark.parametrize(("url", "expected"), [
     ("https://example.com", "https://example.com"),
-    ("HTTPS://Example.COM/Path?q=1#f", "https://example.com/Path?q=1#f"),
+    ("HTTPS://Example.COM/Path?q=1#f", "HTTPS://Example.COM/Path?q=1#f"),
+    ("https://Bücher.example/a b".replace(" ", "%20"), "https://xn--bcher-kva.example/a%20b"),
     ("https://bücher.example/ä", "https://xn--bcher-kva.example/%C3%A4"),
     ("http://[2001:db8::1]:8080/x", "http://[2001:db8::1]:8080/x"),
 ])
@@ -91,3 +92,21 @@ def test_ndjson_bad_lines_fail_their_row():
     p = NdjsonRowParser()
     rows = p.feed('{"slug":"a","destination":"https://a/"}\nnot json\n[1]\n') + p.finish()
     assert [r.error[0] if r.error else None for r in rows] == [None, "malformed_row", "malformed_row"]
+
+
+_PATH_CHARS = "abcXYZ019!$&'()*+,/:;=@~-._%"
+urls_st = st.builds(
+    lambda scheme, labels, port, path, query: f"{scheme}://{'.'.join(labels)}{port}{path}{query}",
+    st.sampled_from(["http", "https"]),
+    st.lists(st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True), min_size=1, max_size=4),
+    st.sampled_from(["", ":8080", ":1", ":65535"]),
+    st.text(_PATH_CHARS, max_size=20).map(lambda p: "/" + p),
+    st.sampled_from(["", "?a=1&b=2", "?q=%20x#frag", "#top"]),
+)
+
+
+@given(urls_st)
+def test_fast_path_agrees_with_the_full_validation(url):
+    from gharart_core.links.urls import normalise_destination
+
+    assert validate_destination(url) == normalise_destination(url)

@@ -42,9 +42,7 @@ def test_transition_table_is_exactly_the_spec(a, b):
     assert {(x.value, y.value) for x, ys in TRANSITIONS.items() for y in ys} == ALLOWED
 
 
-@pytest.mark.parametrize(
-    "path", ["/index.html", "../x", "a/../b", "a//b", "a\\b", "", "a/./b", "a/", "C:/x", "a\x00b"]
-)
+@pytest.mark.parametrize("path", ["/index.html", "../x", "a/../b", "a//b", "a\\b", "", "a/./b", "a/", "C:/x", "a\x00b"])
 def test_bad_manifest_paths(path):
     assert path_problem(path) is not None
     with pytest.raises(ValidationFailed) as ei:
@@ -155,9 +153,7 @@ def test_tar_slip_refused(name):
     assert ei.value.code == "unsafe_archive" and ei.value.extra["entry"] == name
 
 
-@pytest.mark.parametrize(
-    "kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE]
-)
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE])
 def test_tar_links_and_devices_refused(kind):
     info = tarfile.TarInfo("dev")
     info.type = kind
@@ -188,3 +184,11 @@ def test_garbage_archive_is_422():
     with pytest.raises(ValidationFailed) as ei:
         extract_archive(b"not a zip", "application/zip")
     assert ei.value.code == "unsafe_archive"
+
+
+def test_messages_refuse_nul():
+    with pytest.raises(ValidationFailed) as ei:
+        parse_create({"manifest": {}, "message": "a\x00b"}, default_registry(), max_files=10)
+    assert [(e.field, e.code) for e in ei.value.errors] == [("message", "invalid_character")]
+    with pytest.raises(ValidationFailed):
+        parse_mode_change({"mode": "redirect", "redirectUrl": "https://x.example/\x00", "expectedModeVersion": 1})

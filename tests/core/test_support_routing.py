@@ -95,6 +95,9 @@ def test_resolved_kind_wins_over_the_raw_prefix() -> None:
         ("GET /v2/handles/{handle}/site-deployments/{deploymentId}/preview", Queue.SITES),
         ("POST /v2/handles/{handle}/links/bulk-import", Queue.LINKS),
         ("GET unmatched", None),
+        ("/v2/handles/site/files/fil_1", Queue.FILES),
+        ("/v2/handles/site", Queue.ACCOUNT),
+        ("/v2/handles/members/links", Queue.LINKS),
     ],
 )
 def test_request_routes_map_to_queues(route_: str, queue: Queue | None) -> None:

@@ -92,14 +92,14 @@ def parse_allowlist(text: str | None) -> Allowlist:
             continue
         if entry.startswith("["):
             host, _, rest = entry[1:].partition("]")
-            if rest.startswith(":") and rest[1:].isdigit():
+            if rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit():
                 host_ports.add((host, int(rest[1:])))
             else:
                 hosts.add(host)
             continue
         if entry.count(":") == 1:
             host, port = entry.split(":")
-            if not port.isdigit():
+            if not (port.isascii() and port.isdigit()):
                 raise ValueError(f"bad allowlist entry: {raw!r}")
             host_ports.add((host.rstrip("."), int(port)))
             continue

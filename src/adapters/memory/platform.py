@@ -73,6 +73,10 @@ class MemoryRequestLog:
             for k in list(table)[: len(table) - self.MAX]:
                 del table[k]
 
+    async def add_many(self, entries: list[RequestLogEntry]) -> None:
+        for entry in entries:
+            await self.add(entry)
+
     async def get(self, request_id: str) -> RequestLogEntry | None:
         entry: RequestLogEntry | None = self.state.table("request_log").get(request_id)
         return entry

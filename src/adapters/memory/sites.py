@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from gharart_core.sites.model import Deployment, DeploymentStatus, FunctionBinding, Site, Submission
 
 from .state import MemoryState
@@ -50,9 +52,7 @@ class MemorySites:
         dep: Deployment | None = self.s.table("site_deployments").get(deployment_id)
         return dep if dep is not None and dep.handle == handle else None
 
-    async def list_deployments(
-        self, handle: str, *, before_id: str | None, limit: int
-    ) -> Sequence[Deployment]:
+    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
         rows = sorted(
             (
                 d
@@ -74,6 +74,13 @@ class MemorySites:
             key=lambda d: d.id,
             reverse=True,
         )
+
+    async def waiting_for(self, handle: str, sha256: str) -> Sequence[tuple[str, frozenset[str]]]:
+        return [(d.id, d.missing) for d in await self.pending_deployments(handle) if sha256 in d.missing]
+
+    async def set_missing(self, deployment_id: str, missing: frozenset[str]) -> None:
+        deps = self.s.table("site_deployments")
+        deps[deployment_id] = attrs.evolve(deps[deployment_id], missing=frozenset(missing))
 
     async def stored_blobs(self, handle: str, digests: Iterable[str]) -> set[str]:
         blobs = self.s.table("site_blobs")
@@ -121,9 +128,7 @@ class MemorySites:
             (
                 s
                 for s in self.s.table("site_submissions").values()
-                if s.handle == handle
-                and s.binding_id == binding_id
-                and (before_id is None or s.id < before_id)
+                if s.handle == handle and s.binding_id == binding_id and (before_id is None or s.id < before_id)
             ),
             key=lambda s: s.id,
             reverse=True,

@@ -101,9 +101,17 @@ class MemoryUnitOfWork:
         self.state = state
         self._log: list[tuple[dict[Any, Any], Any, Any]] = []
         self._callbacks: list[Callable[[], Awaitable[None]]] = []
-        view = _StateView(state, self._log)
-        for name, factory in factories.items():
-            setattr(self, name, factory(view))
+        self._view = _StateView(state, self._log)
+        self._factories = factories
+
+    def __getattr__(self, name: str) -> Any:
+        # repositories are built on first use
+        factories = self.__dict__.get("_factories")
+        if factories is None or name not in factories:
+            raise AttributeError(name)
+        repo = factories[name](self._view)
+        setattr(self, name, repo)
+        return repo
 
     async def __aenter__(self) -> MemoryUnitOfWork:
         return self

@@ -57,8 +57,16 @@ class SqlUnitOfWork:
         self._conn: AsyncConnection | None = None
         self._locked = False
         self._callbacks: list[Callable[[], Awaitable[None]]] = []
-        for name, factory in factories.items():
-            setattr(self, name, factory(self))
+        self._factories = factories
+
+    def __getattr__(self, name: str) -> Any:
+        # repositories are built on first use: a request touches two or three of thirty
+        factories = self.__dict__.get("_factories")
+        if factories is None or name not in factories:
+            raise AttributeError(name)
+        repo = factories[name](self)
+        setattr(self, name, repo)
+        return repo
 
     async def __aenter__(self) -> SqlUnitOfWork:
         return self

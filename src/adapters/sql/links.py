@@ -185,6 +185,35 @@ def _version(r: Any) -> LinkVersion:
                        reason=r.reason, request_id=r.request_id, run_id=r.run_id)
 
 
+class _TsText:
+    """SQLite's stored form of a UTC datetime (what SQLAlchemy writes), memoised per batch."""
+
+    def __init__(self) -> None:
+        self.memo: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = self.memo.get(value)
+        if text is None:
+            text = self.memo[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return text
+
+
+def _link_tuple(link: Link, ts: _TsText) -> tuple[Any, ...]:
+    """A ``links`` row in column order, for driver-level executemany on SQLite."""
+    h = link.health
+    return (link.id, link.handle, link.slug, link.version, link.destination, link.redirect_status,
+            int(link.forward_query), rules_json(link.rules), tags_text(link.tags),
+            h.classification if h else None, ts(h.checked_at) if h else None, h.run_id if h else None,
+            ts(link.created_at), ts(link.updated_at), ts(link.deleted_at))
+
+
+def _version_tuple(v: LinkVersion, ts: _TsText) -> tuple[Any, ...]:
+    return (v.link_id, v.version, v.destination, rules_json(v.rules), v.redirect_status, int(v.forward_query),
+            tags_text(v.tags), v.created_by, ts(v.created_at), v.source, v.reason, v.request_id, v.run_id)
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -223,11 +252,12 @@ class SqlLinks(SqlRepository):
                          versions: Sequence[LinkVersion]) -> None:
         if self.dialect == "sqlite":
             # bulk imports are the heavy path: plain executemany on the driver, no per-row Core processing
-            await self._sqlite_many(links, [link_row(link) for link in new])
+            ts = _TsText()
+            await self._sqlite_many(links, [_link_tuple(link, ts) for link in new])
             for link, expected in changed:
                 if not await self.update(link, expected):
                     raise RuntimeError(f"link changed during import: {link.slug}")
-            await self._sqlite_many(link_versions, [version_row(v) for v in versions])
+            await self._sqlite_many(link_versions, [_version_tuple(v, ts) for v in versions])
             return
         if new:
             await self.execute(links.insert(), [link_row(link) for link in new])
@@ -237,29 +267,13 @@ class SqlLinks(SqlRepository):
         if versions:
             await self.execute(link_versions.insert(), [version_row(v) for v in versions])
 
-    async def _sqlite_many(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    async def _sqlite_many(self, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         names = [c.name for c in table.columns]
         sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
         conn = await self.uow.connection()
-        ts_cols = {n for n in names if isinstance(table.c[n].type, UtcDateTime)}
-        bool_cols = {n for n in names if isinstance(table.c[n].type, sa.Boolean)}
-        memo: dict[datetime, str] = {}
-
-        def ts(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            text = memo.get(value)
-            if text is None:
-                text = memo[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return text
-
-        converters = [ts if n in ts_cols else (int if n in bool_cols else None) for n in names]
-        out = []
-        for r in rows:
-            out.append(tuple(r[n] if conv is None else conv(r[n]) for n, conv in zip(names, converters, strict=True)))
-        await conn.exec_driver_sql(sql, out)
+        await conn.exec_driver_sql(sql, rows)
 
     async def add_version(self, version: LinkVersion) -> None:
         await self.execute(link_versions.insert().values(**version_row(version)))

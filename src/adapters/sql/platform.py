@@ -159,6 +159,15 @@ class SqlRequestLog(SqlRepository):
             handle=entry.handle, duration_ms=entry.duration_ms).on_conflict_do_nothing()
         await self.execute(stmt)
 
+    async def add_many(self, entries: list[RequestLogEntry]) -> None:
+        """Insert a batch in one statement (the request log flushes successful reads in batches)."""
+        if not entries:
+            return
+        rows = [dict(request_id=e.request_id, at=e.at, method=e.method, route=e.route[:300], path=e.path[:2048],
+                     status=e.status, code=e.code, actor_id=e.actor_id, handle=e.handle,
+                     duration_ms=e.duration_ms) for e in entries]
+        await self.execute(_insert(self.dialect, request_log).on_conflict_do_nothing(), rows)
+
     async def get(self, request_id: str) -> RequestLogEntry | None:
         row = (await self.execute(sa.select(request_log).where(request_log.c.request_id == request_id))).first()
         return RequestLogEntry(**dict(row._mapping)) if row else None

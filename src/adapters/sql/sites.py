@@ -172,9 +172,7 @@ def _dep_row(d: Deployment) -> dict[str, Any]:
 
 
 def _binding(r: Any) -> FunctionBinding:
-    return FunctionBinding(
-        r.id, r.handle, r.deployment_id, r.route, r.function, json.loads(r.config), r.created_at
-    )
+    return FunctionBinding(r.id, r.handle, r.deployment_id, r.route, r.function, json.loads(r.config), r.created_at)
 
 
 def _submission(r: Any) -> Submission:
@@ -216,18 +214,14 @@ class SqlSites(SqlRepository):
         return True
 
     async def hostname_owner(self, hostname: str) -> tuple[str, bool] | None:
-        r = (
-            await self.execute(sa.select(site_hostnames).where(site_hostnames.c.hostname == hostname))
-        ).first()
+        r = (await self.execute(sa.select(site_hostnames).where(site_hostnames.c.hostname == hostname))).first()
         return (r.handle, bool(r.verified)) if r else None
 
     async def add_deployment(self, dep: Deployment) -> None:
         await self.execute(site_deployments.insert().values(id=dep.id, **_dep_row(dep)))
 
     async def update_deployment(self, dep: Deployment) -> None:
-        await self.execute(
-            site_deployments.update().where(site_deployments.c.id == dep.id).values(**_dep_row(dep))
-        )
+        await self.execute(site_deployments.update().where(site_deployments.c.id == dep.id).values(**_dep_row(dep)))
 
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None:
         r = (
@@ -239,9 +233,7 @@ class SqlSites(SqlRepository):
         ).first()
         return _dep(r) if r else None
 
-    async def list_deployments(
-        self, handle: str, *, before_id: str | None, limit: int
-    ) -> Sequence[Deployment]:
+    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
         q = sa.select(site_deployments).where(site_deployments.c.handle == handle)
         if before_id is not None:
             q = q.where(site_deployments.c.id < before_id)
@@ -259,22 +251,52 @@ class SqlSites(SqlRepository):
         )
         return [_dep(r) for r in (await self.execute(q)).all()]
 
+    async def waiting_for(self, handle: str, sha256: str) -> Sequence[tuple[str, frozenset[str]]]:
+        q = (
+            sa.select(site_deployments.c.id, site_deployments.c.missing)
+            .where(
+                site_deployments.c.handle == handle,
+                site_deployments.c.status == DeploymentStatus.PENDING.value,
+                site_deployments.c.missing.contains(sha256),
+            )
+            .order_by(site_deployments.c.id.desc())
+        )
+        out = []
+        for r in (await self.execute(q)).all():
+            missing = frozenset(json.loads(r.missing))
+            if sha256 in missing:
+                out.append((r.id, missing))
+        return out
+
+    async def set_missing(self, deployment_id: str, missing: frozenset[str]) -> None:
+        await self.execute(
+            site_deployments.update()
+            .where(site_deployments.c.id == deployment_id)
+            .values(missing=_dumps(sorted(missing)))
+        )
+
     async def stored_blobs(self, handle: str, digests: Iterable[str]) -> set[str]:
         wanted = sorted(set(digests))
         out: set[str] = set()
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            q = sa.select(site_blobs.c.sha256).where(
-                site_blobs.c.handle == handle, site_blobs.c.sha256.in_(chunk)
-            )
+            q = sa.select(site_blobs.c.sha256).where(site_blobs.c.handle == handle, site_blobs.c.sha256.in_(chunk))
             out.update(r[0] for r in (await self.execute(q)).all())
         return out
 
     async def add_blob(self, handle: str, sha256: str, size: int) -> None:
+        values = dict(handle=handle, sha256=sha256, size=size)
+        if self.dialect in ("sqlite", "postgresql"):  # one statement instead of a savepoint dance
+            if self.dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            await self.execute(insert(site_blobs).values(**values).on_conflict_do_nothing())
+            return
         conn = await self.uow.connection()
         try:
             async with conn.begin_nested():
-                await conn.execute(site_blobs.insert().values(handle=handle, sha256=sha256, size=size))
+                await conn.execute(site_blobs.insert().values(**values))
         except IntegrityError:
             pass
 
@@ -294,9 +316,7 @@ class SqlSites(SqlRepository):
     async def get_binding(self, handle: str, binding_id: str) -> FunctionBinding | None:
         r = (
             await self.execute(
-                sa.select(site_bindings).where(
-                    site_bindings.c.id == binding_id, site_bindings.c.handle == handle
-                )
+                sa.select(site_bindings).where(site_bindings.c.id == binding_id, site_bindings.c.handle == handle)
             )
         ).first()
         return _binding(r) if r else None
@@ -313,11 +333,7 @@ class SqlSites(SqlRepository):
         return [_binding(r) for r in (await self.execute(q)).all()]
 
     async def bindings_for(self, deployment_id: str) -> Sequence[FunctionBinding]:
-        q = (
-            sa.select(site_bindings)
-            .where(site_bindings.c.deployment_id == deployment_id)
-            .order_by(site_bindings.c.id)
-        )
+        q = sa.select(site_bindings).where(site_bindings.c.deployment_id == deployment_id).order_by(site_bindings.c.id)
         return [_binding(r) for r in (await self.execute(q)).all()]
 
     async def add_submission(self, submission: Submission) -> None:

@@ -45,6 +45,9 @@ def print_json(data: Any) -> None:
 def check(response: httpx.Response, *, as_json: bool = False) -> Any:
     """Raise a domain-error exit (1) for 4xx/5xx answers, printing the problem."""
     if response.status_code >= 400:
+        from .support import remember_request_id  # `gharart support report` attaches it later
+
+        remember_request_id(response)
         try:
             problem = response.json()
         except ValueError:

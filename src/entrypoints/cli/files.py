@@ -42,7 +42,7 @@ CHUNK = 256 * 1024
 def parse_when(value: str) -> str:
     """RFC 3339, or a date (``2026-12-31`` = the end of that day, UTC), or ``+7d`` / ``+12h``."""
     v = value.strip()
-    if v.startswith("+") and v[-1:] in ("d", "h") and v[1:-1].isdigit():
+    if v.startswith("+") and v[-1:] in ("d", "h") and v[1:-1].isascii() and v[1:-1].isdigit():
         delta = timedelta(days=int(v[1:-1])) if v[-1] == "d" else timedelta(hours=int(v[1:-1]))
         return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:

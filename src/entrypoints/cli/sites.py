@@ -89,10 +89,11 @@ def deploy(
                 )
                 for digest in required:
                     data = by_sha[digest].read_bytes()
-                    dep = check(
+                    done = check(
                         await client.put(f"{_base(handle)}/site-deployments/{dep['id']}/files/{digest}", content=data),
                         as_json=as_json,
                     )
+                    dep["status"], dep["missingBlobs"] = done["status"], done["missingBlobs"]
                     progress.advance(task, len(data))
                 dep["uploaded"] = len(required)
                 if promote:

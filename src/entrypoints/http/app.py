@@ -90,7 +90,7 @@ def create_app(container: Any | None = None) -> GharartApp:
 
     litestar = Litestar(
         route_handlers=handlers,
-        dependencies={"ctx": Provide(provide_ctx)},
+        dependencies={"ctx": Provide(provide_ctx, sync_to_thread=False)},
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_exception_handler,

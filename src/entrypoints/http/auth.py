@@ -89,6 +89,16 @@ class PrincipalCache:
         self.pats: dict[str, tuple[Principal, Any, float, int]] = {}
         self.access: dict[tuple[str, str, str | None], tuple[Any, float, int]] = {}
         self.touched: dict[str, float] = {}
+        self.digests: dict[str, str] = {}
+
+    def digest(self, token: str) -> str:
+        value = self.digests.get(token)
+        if value is None:
+            value = sha256_hex(token)
+            if len(self.digests) > 10_000:
+                self.digests.clear()
+            self.digests[token] = value
+        return value
 
     def bump(self) -> None:
         self.generation += 1
@@ -140,7 +150,7 @@ async def authenticate(token: str, *, verifier: JwtVerifier, identity: IdentityS
                        background: Any = None) -> Principal:
     """Resolve a bearer token to a principal; raises 401 ``unauthenticated``."""
     if token.startswith(PAT_PREFIX):
-        digest = sha256_hex(token)
+        digest = cache.digest(token) if cache is not None else sha256_hex(token)
         now = identity.clock.now()
         if cache is not None and (hit := cache.get_pat(digest, now)) is not None:
             return hit

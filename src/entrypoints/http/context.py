@@ -148,7 +148,14 @@ class RequestContext:
 
     # -- identity ----------------------------------------------------------
     async def optional_principal(self) -> Principal | None:
-        return await resolve_principal(self.rt, self.st, self.request.headers.get("authorization"))
+        if self.st.principal is not None:
+            return self.st.principal
+        auth = None
+        for k, v in self.request.scope.get("headers", ()):
+            if k == b"authorization":
+                auth = v.decode("latin-1")
+                break
+        return await resolve_principal(self.rt, self.st, auth)
 
     async def principal(self) -> Principal:
         p = await self.optional_principal()
@@ -269,7 +276,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-async def provide_ctx(request: Request[Any, Any, Any]) -> RequestContext:
+def provide_ctx(request: Request[Any, Any, Any]) -> RequestContext:
     rt: Runtime = request.app.state.runtime
     st: RequestState | None = request.scope.get("state", {}).get("gharart")
     if st is None:  # a request that bypassed the middleware (internal use)

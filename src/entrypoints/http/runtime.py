@@ -61,8 +61,7 @@ class RequestLogBuffer:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
             try:
                 async with self.uow_factory(write=True) as uow:
-                    for e in batch:
-                        await uow.request_log.add(e)
+                    await uow.request_log.add_many(batch)
                     await uow.commit()
             except Exception:  # the request log must never break serving
                 log.exception("request log flush failed")

@@ -17,10 +17,12 @@ from ..shared.audit_helpers import record
 from ..shared.clock import Clock, format_ts
 from ..shared.errors import (
     Conflict,
+    DomainError,
     FieldError,
     NotFound,
     PreconditionFailed,
     TooLarge,
+    Unavailable,
     ValidationFailed,
 )
 from ..shared.ids import IdGenerator
@@ -142,9 +144,7 @@ class FilesService:
         elif isinstance(expired, str) and expired.lower() in ("true", "1", "false", "0"):
             expired_v = expired.lower() in ("true", "1")
         else:
-            raise ValidationFailed(
-                errors=[FieldError("expired", "invalid_boolean", "expected true or false")]
-            )
+            raise ValidationFailed(errors=[FieldError("expired", "invalid_boolean", "expected true or false")])
         return await uow.files.list(
             access.handle,
             now=self.clock.now(),
@@ -181,7 +181,10 @@ class FilesService:
         try:
             async for part in parts:
                 if isinstance(part, UploadField):
-                    if part.name in _UPLOAD_FIELDS and part.name not in fields:
+                    if part.name == "tags" and "tags" in fields:  # repeated `-F tags=a -F tags=b`
+                        fields["tags"] = f"{fields['tags']},{part.value}"
+                        self._check_fields({"tags": fields["tags"]})
+                    elif part.name in _UPLOAD_FIELDS and part.name not in fields:
                         fields[part.name] = part.value
                         self._check_fields({part.name: part.value})  # fail before any byte is stored
                     continue
@@ -223,7 +226,14 @@ class FilesService:
                     if not checked:
                         sniffed = self._check_type(declared, bytes(head))
 
-                info = await self.store.put_stream(key, chunks(), max_bytes=self.max_file_bytes)
+                try:
+                    info = await self.store.put_stream(key, chunks(), max_bytes=self.max_file_bytes)
+                except DomainError:
+                    raise
+                except Exception as exc:  # the store itself failed: nothing was recorded, retry later
+                    raise Unavailable(
+                        "object_store_unavailable", "The file store failed during the upload; nothing was kept, retry."
+                    ) from exc
             if info is None:
                 raise ValidationFailed(errors=[FieldError("file", "required", "a `file` part is required")])
             values = self._check_fields(fields)
@@ -380,9 +390,7 @@ class FilesService:
         new = attrs.evolve(file, deleted_at=now, version=file.version + 1, updated_at=now)
         if not await uow.files.update(new, expected_version=file.version):
             raise Conflict("version_conflict", "The file changed while deleting it.")
-        await record(
-            uow, self.clock, self.ids, access, "file.delete", file.id, before=file.version, after=new.version
-        )
+        await record(uow, self.clock, self.ids, access, "file.delete", file.id, before=file.version, after=new.version)
 
     # -- shares ---------------------------------------------------------------------------------------
     async def create_shares(
@@ -492,9 +500,7 @@ class FilesService:
         root = self.public_url or base_url.rstrip("/")
         return f"{root}/v2/public/files/{file_id}?token={token}"
 
-    async def _issue(
-        self, uow: FilesUoW, file: File, share: Share, base_url: str, *, note: str | None = None
-    ) -> str:
+    async def _issue(self, uow: FilesUoW, file: File, share: Share, base_url: str, *, note: str | None = None) -> str:
         """Mint a token for ``share`` bound to the file's current access version; mail it on commit."""
         token = self.tokens.token(MAGIC_LINK_BYTES)
         await uow.files.add_link(
@@ -513,9 +519,7 @@ class FilesService:
             lines[1:1] = ["", "Note from the sender:", *textwrap.wrap(note, 76)]
         if file.expires_at is not None:
             lines.append(f"The file is available until {format_ts(file.expires_at)}.")
-        lines.append(
-            f"If the link stops working, request a new one: POST /v2/public/files/{file.id}/magic-link"
-        )
+        lines.append(f"If the link stops working, request a new one: POST /v2/public/files/{file.id}/magic-link")
         message = MailMessage(
             to=share.email,
             subject=f"Shared with you: {file.name}",
@@ -561,9 +565,7 @@ class FilesService:
         return True
 
     # -- public download ------------------------------------------------------------------------------
-    async def decide(
-        self, uow: FilesUoW, file_id: str, token: str | None
-    ) -> tuple[File | None, AccessDecision]:
+    async def decide(self, uow: FilesUoW, file_id: str, token: str | None) -> tuple[File | None, AccessDecision]:
         """Look the token up and apply the policy (no writes)."""
         file = await uow.files.get(file_id) if isinstance(file_id, str) else None
         link = share = None
@@ -574,9 +576,7 @@ class FilesService:
             if link is not None and not constant_time_equals(link.token_hash, digest):
                 link = None
             share = await uow.files.get_share(link.share_id) if link is not None else None
-        return file, decide_access(
-            file, now=self.clock.now(), token_presented=presented, link=link, share=share
-        )
+        return file, decide_access(file, now=self.clock.now(), token_presented=presented, link=link, share=share)
 
     async def open_download(self, file_id: str, token: str | None, *, request_id: str | None) -> File:
         """Decide a public download, log the outcome in its own unit of work, raise on refusal.

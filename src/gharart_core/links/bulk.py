@@ -15,6 +15,7 @@ from ..identity.model import HandleAccess
 from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.errors import FieldError, NotFound, ValidationFailed
+from ..shared.ids import is_valid_id
 from .importing import (
     IMPORT_MODES,
     CsvRowParser,
@@ -61,6 +62,14 @@ class _Outcomes:
         self.counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
         self.total = 0
         self.errors: list[ImportRowError] = []
+
+    def ok(self, row: int, slug: str, outcome: str) -> None:
+        """A successful row: once the answer lists failed rows only, just count it."""
+        if self.truncated:
+            self.total += 1
+            self.counts[outcome] += 1
+        else:
+            self.add(RowOutcome(row, slug, outcome))
 
     def add(self, outcome: RowOutcome) -> None:
         self.total += 1
@@ -213,7 +222,7 @@ class ImportMixin:
                     outcome = "updated"
                 link = apply_fields(base, fields)
                 if outcome == "updated" and same_content(link, cur):
-                    out.add(RowOutcome(raw.row, slug, "unchanged"))
+                    out.ok(raw.row, slug, "unchanged")
                     continue
                 link = attrs.evolve(link, version=cur.version + 1, updated_at=now)
                 if slug in new:
@@ -223,7 +232,7 @@ class ImportMixin:
                     changed[slug] = (link, first_expected)
             versions.append(version_of(link, created_by=access.actor_id, source="import", reason=None,
                                        request_id=access.request_id, run_id=run.id))
-            out.add(RowOutcome(raw.row, slug, outcome))
+            out.ok(raw.row, slug, outcome)
         if state.mode == "dryRun":
             state.seen.update(new)
             state.seen.update({s: link for s, (link, _) in changed.items()})
@@ -233,16 +242,16 @@ class ImportMixin:
         await uow.links.save_batch(list(new.values()), list(changed.values()), versions)
 
     def _fail(self, run: ImportRun, raw: RawRow, out: _Outcomes, code: str, message: str) -> None:
-        slug = raw.cell("slug").strip()
-        out.add(RowOutcome(raw.row, slug, "failed", code, message))
+        slug = _clean(raw.cell("slug").strip(), 256)
+        out.add(RowOutcome(raw.row, slug, "failed", code, _clean(message, 500)))
         out.errors.append(ImportRowError(
-            run_id=run.id, row=raw.row, slug=slug, code=code, message=message,
-            destination=raw.cell("destination"), tags=raw.cell("tags"), rules=raw.cell("rules"),
-            redirect_status=raw.cell("redirectStatus")))
+            run_id=run.id, row=raw.row, slug=slug, code=code, message=_clean(message, 500),
+            destination=_clean(raw.cell("destination"), 4096), tags=_clean(raw.cell("tags"), 4096),
+            rules=_clean(raw.cell("rules"), 65536), redirect_status=_clean(raw.cell("redirectStatus"), 64)))
 
     async def get_import_run(self, uow: LinksUoW, access: HandleAccess, run_id: str) -> ImportRun:
         authorize(access, Action.LINKS_READ)
-        run = await uow.links.get_import_run(access.handle, run_id)
+        run = await uow.links.get_import_run(access.handle, run_id) if is_valid_id(run_id, "run") else None
         if run is None:
             raise NotFound("run_not_found", f"Import run `{run_id}` was not found.")
         return run
@@ -281,6 +290,11 @@ class ImportMixin:
             if len(page) < page_size:
                 return
             after = page[-1].slug
+
+
+def _clean(text: str, limit: int) -> str:
+    """Cells are kept for errors.csv as sent, minus NUL (no database stores it) and bounded."""
+    return text.replace("\x00", "\ufffd")[:limit]
 
 
 class _BatchState:

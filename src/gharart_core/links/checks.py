@@ -19,9 +19,10 @@ from ..identity.model import HandleAccess
 from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.errors import FieldError, NotFound, ValidationFailed
+from ..shared.ids import is_valid_id
 from ..shared.ports import JobRunner
 from .health import CLASSIFICATIONS, HealthResult, HealthRun, classify_error, classify_status, transition
-from .model import Health, Link
+from .model import SLUG_RE, Health, Link
 from .ports import Fetcher, FetchError, LinksUoW
 from .urls import host_of
 
@@ -65,12 +66,14 @@ class HealthMixin:
             errors.append(FieldError("slugs", "invalid_type", "slugs must be a list of strings"))
         if tag is not None and not isinstance(tag, str):
             errors.append(FieldError("tag", "invalid_type", "tag must be a string"))
+        elif isinstance(tag, str) and ("\x00" in tag or len(tag) > 256):
+            errors.append(FieldError("tag", "invalid_value", "tag is not a valid tag"))
         if errors:
             raise ValidationFailed(errors=errors)
         if isinstance(slugs, list):
             if len(slugs) > 100_000:
                 raise ValidationFailed(errors=[FieldError("slugs", "too_many", "at most 100000 slugs")])
-            found = await uow.links.get_many(access.handle, sorted(set(slugs)))
+            found = await uow.links.get_many(access.handle, sorted({s for s in slugs if SLUG_RE.match(s)}))
             missing = [FieldError(f"slugs.{i}", "link_not_found", f"link `{s}` was not found")
                        for i, s in enumerate(slugs) if s not in found or found[s].is_deleted]
             if missing:
@@ -99,7 +102,7 @@ class HealthMixin:
         if classification is not None and classification not in CLASSIFICATIONS:
             raise ValidationFailed(errors=[FieldError("classification", "invalid_value",
                                                       "classification is one of " + ", ".join(CLASSIFICATIONS))])
-        run = await uow.links.get_health_run(access.handle, run_id)
+        run = await uow.links.get_health_run(access.handle, run_id) if is_valid_id(run_id, "run") else None
         if run is None:
             raise NotFound("run_not_found", f"Health-check run `{run_id}` was not found.")
         return run, await uow.links.health_results(run_id, classification=classification)

@@ -8,6 +8,7 @@ A crash loses at most one interval of clicks, never a redirect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -58,10 +59,8 @@ class ClickBuffer:
     async def _loop(self) -> None:
         assert self._wake is not None
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if not self._pending:
                 return  # idle: the next click starts a new task
@@ -87,8 +86,6 @@ class ClickBuffer:
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.flush()

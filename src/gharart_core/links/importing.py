@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 import attrs
 
 from ..shared.errors import BadRequest, FieldError, ValidationFailed
-from .model import Collector, LinkFields, check_slug, parse_fields
+from .model import RESERVED_SLUGS, SLUG_RE, Collector, LinkFields, check_slug, parse_fields
+from .urls import DestinationError, validate_destination
 
 __all__ = [
     "CSV_COLUMNS",
@@ -210,7 +212,11 @@ class CsvRowParser:
                 out.append(RawRow(self._row, values, ("malformed_row",
                                   f"expected {len(self._header)} cells, got {len(rec)}")))
                 continue
-            out.append(RawRow(self._row, {k: unneutralise(v) for k, v in zip(self._header, rec, strict=True)}))
+            values = dict(zip(self._header, rec, strict=True))
+            for k, v in values.items():
+                if v[:1] == "'":
+                    values[k] = unneutralise(v)
+            out.append(RawRow(self._row, values))
         return out
 
 
@@ -251,11 +257,57 @@ class NdjsonRowParser:
             yield RawRow(self._row, value)
 
 
+_STATUSES = {"": 302, "301": 301, "302": 302, "307": 307, "308": 308}
+_BOOLS = {"": False, "false": False, "0": False, "no": False, "true": True, "1": True, "yes": True}
+_TAG_CELL_RE = re.compile(r"^[^\x00-\x1f|]{1,64}(?:\|[^\x00-\x1f|]{1,64})*$")
+
+
+def _simple_csv_row(values: Mapping[str, Any]) -> tuple[str, LinkFields] | None:
+    """The common CSV row (no rules, plain tags) validated without the generic machinery;
+    None sends the row down the full path, which reports any error precisely."""
+    slug = values.get("slug")
+    dest = values.get("destination")
+    if not isinstance(slug, str) or not isinstance(dest, str) or not SLUG_RE.match(slug) \
+            or slug in RESERVED_SLUGS or values.get("rules", ""):
+        return None
+    try:
+        destination = validate_destination(dest.strip())
+    except DestinationError:
+        return None
+    tags: tuple[str, ...] | None = None
+    if "tags" in values:
+        cell = values["tags"]
+        if cell == "":
+            tags = ()
+        elif not _TAG_CELL_RE.match(cell):
+            return None
+        else:
+            parts = [t.strip() for t in cell.split("|")]
+            if any(not t for t in parts) or len(parts) > 50:
+                return None
+            tags = tuple(dict.fromkeys(parts))
+    status = None
+    if "redirectStatus" in values:
+        status = _STATUSES.get(values["redirectStatus"].strip())
+        if status is None:
+            return None
+    fq = None
+    if "forwardQuery" in values:
+        fq = _BOOLS.get(values["forwardQuery"].strip().lower())
+        if fq is None:
+            return None
+    return slug, LinkFields(destination, () if "rules" in values else None, tags, status, fq)
+
+
 def row_to_fields(raw: RawRow, *, csv_cells: bool) -> tuple[str, LinkFields]:
     """Validate one row; raise :class:`ValidationFailed` whose first error names the row's code.
 
     CSV cells are strings: an empty optional cell means "none" (no tags, no rules, 302).
     """
+    if csv_cells:
+        simple = _simple_csv_row(raw.values)
+        if simple is not None:
+            return simple
     values = dict(raw.values)
     body: dict[str, Any] = {}
     errs = Collector()

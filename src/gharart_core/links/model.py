@@ -289,7 +289,7 @@ def parse_conditions(value: object, field: str, errs: Collector) -> Conditions:
                 items = [h.lower().rstrip(".") for h in items]
             else:
                 items = [v.lower() for v in items]
-            kw[{"referrerHost": "referrer_host"}.get(key, key)] = tuple(items)
+            kw["referrer_host" if key == "referrerHost" else str(key)] = tuple(items)
         elif key == "queryParam":
             if not isinstance(raw, Mapping):
                 errs.add(f, "invalid_type", "queryParam must be an object {name, equals?}")

@@ -6,6 +6,7 @@ user's behalf (health checks, crawls) takes one, and gets the SSRF guard with it
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -91,11 +92,11 @@ class LinkRepository(Protocol):
 
     async def list(self, handle: str, *, tag: str | None = None, prefix: str | None = None,
                    health: str | None = None, q: str | None = None, after: str | None = None,
-                   limit: int = 50) -> list[Link]:
+                   limit: int = 50) -> builtins.list[Link]:
         """Live links ordered by slug, after the slug ``after``."""
         ...
 
-    async def versions(self, link_id: str, *, before: int | None = None, limit: int = 50) -> list[LinkVersion]:
+    async def versions(self, link_id: str, *, before: int | None = None, limit: int = 50) -> builtins.list[LinkVersion]:
         """Newest first."""
         ...
 
@@ -124,7 +125,8 @@ class LinkRepository(Protocol):
 
     async def add_import_errors(self, errors: Sequence[ImportRowError]) -> None: ...
 
-    async def import_errors(self, run_id: str, *, after_row: int = 0, limit: int = 1000) -> list[ImportRowError]: ...
+    async def import_errors(self, run_id: str, *, after_row: int = 0,
+                            limit: int = 1000) -> builtins.list[ImportRowError]: ...
 
     async def save_health_run(self, run: HealthRun) -> None: ...
 
@@ -132,7 +134,8 @@ class LinkRepository(Protocol):
 
     async def add_health_results(self, results: Sequence[HealthResult]) -> None: ...
 
-    async def health_results(self, run_id: str, *, classification: str | None = None) -> list[HealthResult]: ...
+    async def health_results(self, run_id: str, *,
+                             classification: str | None = None) -> builtins.list[HealthResult]: ...
 
 
 class LinksUoW(UnitOfWork, Protocol):

@@ -30,8 +30,6 @@ __all__ = [
     "referrer_host",
 ]
 
-_BOT_HINTS = ("bot", "crawler", "spider", "slurp", "curl/", "wget/", "python-requests", "httpx",
-              "headless", "facebookexternalhit", "preview")
 _MOBILE_OS = ("ios", "android", "windows phone", "blackberry os", "kaios", "firefox os")
 
 
@@ -58,7 +56,7 @@ def classify_user_agent(user_agent: str | None) -> UserAgentInfo:
         os_l = ""
     if browser_l == "other":
         browser_l = ""
-    if dev_family == "Spider" or any(h in low for h in _BOT_HINTS):
+    if dev_family == "Spider":  # ua-parser's verdict for crawlers and link expanders
         device = "bot"
     elif "ipad" in low or "tablet" in low or "kindle" in low or "silk/" in low or (
             "android" in low and "mobile" not in low):

@@ -6,14 +6,14 @@ joins them so callers see one service.
 
 from __future__ import annotations
 
-import re
+import builtins
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
-from ..identity.model import HandleAccess
+from ..identity.model import HANDLE_RE, HandleAccess
 from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.clock import Clock, parse_ts
@@ -32,6 +32,7 @@ from .bulk import ImportMixin
 from .checks import HealthMixin
 from .health import CLASSIFICATIONS
 from .model import (
+    SLUG_RE,
     Collector,
     Link,
     LinkVersion,
@@ -48,6 +49,7 @@ __all__ = ["DIFF_FIELDS", "LinksService", "diff_versions"]
 
 DIFF_FIELDS = ("destination", "rules", "redirectStatus", "forwardQuery", "tags")
 _MAX_REASON = 500
+MAX_VERSION = 2**31 - 1
 
 
 def _mapping(body: object) -> Mapping[str, Any]:
@@ -57,9 +59,6 @@ def _mapping(body: object) -> Mapping[str, Any]:
     return body
 
 
-_DIFF_NUMBER = re.compile(r"[0-9]{1,18}")
-
-
 def _int_field(body: Mapping[str, Any], name: str, errs: Collector, *, minimum: int = 1) -> int | None:
     value = body.get(name)
     if value is None:
@@ -67,8 +66,8 @@ def _int_field(body: Mapping[str, Any], name: str, errs: Collector, *, minimum: 
     if isinstance(value, bool) or not isinstance(value, int):
         errs.add(name, "invalid_type", f"{name} must be an integer")
         return None
-    if value < minimum:
-        errs.add(name, "out_of_range", f"{name} must be at least {minimum}")
+    if not minimum <= value <= MAX_VERSION:
+        errs.add(name, "out_of_range", f"{name} must be between {minimum} and {MAX_VERSION}")
         return None
     return value
 
@@ -79,6 +78,9 @@ def _reason(body: Mapping[str, Any], errs: Collector) -> str | None:
         return None
     if not isinstance(reason, str):
         errs.add("reason", "invalid_type", "reason must be a string")
+        return None
+    if "\x00" in reason:
+        errs.add("reason", "invalid_value", "reason cannot contain NUL characters")
         return None
     if len(reason) > _MAX_REASON:
         errs.add("reason", "too_long", f"reason is at most {_MAX_REASON} characters")
@@ -91,7 +93,7 @@ def _version_value(v: LinkVersion, field: str) -> Any:
             "forwardQuery": v.forward_query, "tags": v.tags}[field]
 
 
-def diff_versions(a: LinkVersion, b: LinkVersion) -> list[tuple[str, Any, Any]]:
+def diff_versions(a: LinkVersion, b: LinkVersion) -> builtins.list[tuple[str, Any, Any]]:
     """(field, before, after) for every versioned field that differs from ``a`` to ``b``."""
     return [(f, _version_value(a, f), _version_value(b, f)) for f in DIFF_FIELDS
             if _version_value(a, f) != _version_value(b, f)]
@@ -116,7 +118,7 @@ class LinksService(ImportMixin, HealthMixin):
     # -- helpers ---------------------------------------------------------------------------
 
     async def _live(self, uow: LinksUoW, handle: str, slug: str) -> Link:
-        link = await uow.links.get(handle, slug) if isinstance(slug, str) else None
+        link = await uow.links.get(handle, slug) if isinstance(slug, str) and SLUG_RE.match(slug) else None
         if link is None or link.is_deleted:
             raise NotFound("link_not_found", f"Link `{slug}` was not found.")
         return link
@@ -232,10 +234,13 @@ class LinksService(ImportMixin, HealthMixin):
         authorize(access, Action.LINKS_READ)
         lim = validate_limit(limit)
         after = decode_cursor(cursor)
-        if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+        if after is not None and (len(after) != 1 or not isinstance(after[0], str) or "\x00" in after[0]):
             from ..shared.errors import BadRequest
 
             raise BadRequest("invalid_cursor", "The cursor could not be decoded.")
+        for name, value in (("tag", tag), ("prefix", prefix), ("q", q)):
+            if value is not None and ("\x00" in value or len(value) > 256):
+                raise ValidationFailed(errors=[FieldError(name, "invalid_value", f"{name} is not a valid filter")])
         if health is not None and health not in (*CLASSIFICATIONS, "unchecked"):
             raise ValidationFailed(errors=[FieldError("health", "invalid_value",
                                                       "health is one of " + ", ".join(CLASSIFICATIONS))])
@@ -247,7 +252,7 @@ class LinksService(ImportMixin, HealthMixin):
     # -- history and rollback --------------------------------------------------------------
 
     async def _any(self, uow: LinksUoW, handle: str, slug: str) -> Link:
-        link = await uow.links.get(handle, slug)
+        link = await uow.links.get(handle, slug) if SLUG_RE.match(slug) else None
         if link is None:
             raise NotFound("link_not_found", f"Link `{slug}` was not found.")
         return link
@@ -258,7 +263,8 @@ class LinksService(ImportMixin, HealthMixin):
         authorize(access, Action.LINKS_READ)
         lim = validate_limit(limit)
         after = decode_cursor(cursor)
-        if after is not None and (len(after) != 1 or isinstance(after[0], bool) or not isinstance(after[0], int)):
+        if after is not None and (len(after) != 1 or isinstance(after[0], bool) or not isinstance(after[0], int)
+                                  or not 0 <= after[0] <= MAX_VERSION):
             from ..shared.errors import BadRequest
 
             raise BadRequest("invalid_cursor", "The cursor could not be decoded.")
@@ -268,11 +274,10 @@ class LinksService(ImportMixin, HealthMixin):
         return Page(rows[:lim], nxt)
 
     async def diff(self, uow: LinksUoW, access: HandleAccess, slug: str,
-                   spec: str) -> tuple[int, int, list[tuple[str, Any, Any]]]:
+                   spec: str) -> tuple[int, int, builtins.list[tuple[str, Any, Any]]]:
         authorize(access, Action.LINKS_READ)
         a_text, sep, b_text = spec.partition("..")
-        # ASCII digits only, within a 64-bit column ("²".isdigit() is True, int("²") fails).
-        if not sep or not _DIFF_NUMBER.fullmatch(a_text) or not _DIFF_NUMBER.fullmatch(b_text):
+        if (not sep or not _ascii_int(a_text) or not _ascii_int(b_text) or len(a_text) > 9 or len(b_text) > 9):
             raise ValidationFailed(errors=[FieldError("diff", "invalid_value", "diff is `a..b`, e.g. 3..5")])
         link = await self._any(uow, access.handle, slug)
         a = await uow.links.get_version(link.id, int(a_text))
@@ -367,6 +372,8 @@ class LinksService(ImportMixin, HealthMixin):
 
     async def resolve(self, uow: LinksUoW, handle: str, slug: str) -> Link | None:
         """The live link behind a public redirect (no authorization: the redirect is public)."""
+        if not SLUG_RE.match(slug) or not HANDLE_RE.match(handle):
+            return None
         link = await uow.links.get(handle, slug)
         return None if link is None or link.is_deleted else link
 
@@ -386,3 +393,8 @@ def build_facts(*, user_agent: str | None, country: str | None, accept_language:
         at=at,
         visitor_key=visitor_key,
     )
+
+
+def _ascii_int(text: str) -> bool:
+    """Digits 0-9 only: ``str.isdigit`` also accepts characters such as "²" that ``int`` refuses."""
+    return text.isascii() and text.isdigit()

@@ -11,13 +11,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
-__all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "validate_destination"]
+__all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "normalise_destination", "validate_destination"]
 
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 _LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _FORBIDDEN_RE = re.compile("[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff\\\\]")
 _NEEDS_QUOTING_RE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]")
+
+
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+# the common case, already in stored form: lowercase ASCII host, nothing to quote, no credentials
+_NORMAL_RE = re.compile(rf"^https?://((?:{_LABEL}\.)*{_LABEL})(?::([0-9]{{1,5}}))?(?:[/?#][A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]*)?$")
 
 
 class DestinationError(ValueError):
@@ -61,6 +66,17 @@ def validate_destination(url: str) -> str:
     """Return the normalised destination or raise :class:`DestinationError` with a field code."""
     if len(url) > MAX_URL_LENGTH:
         raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
+    m = _NORMAL_RE.match(url)
+    if m is not None and len(m.group(1)) <= 253 and (m.group(2) is None or 0 < int(m.group(2)) <= 65535) \
+            and "[" not in url and "]" not in url:
+        return url
+    return normalise_destination(url)
+
+
+def normalise_destination(url: str) -> str:
+    """The full validation and normalisation (the general path of :func:`validate_destination`)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
     bad = _FORBIDDEN_RE.search(url)
     if bad is not None:
         if bad.group() == "\\":
@@ -95,6 +111,8 @@ def validate_destination(url: str) -> str:
         raise DestinationError("invalid_url", "the port is out of range")
     if ":" in hostport[len(host_text):] and port is None:
         raise DestinationError("invalid_url", "the port is not a number")
+    if url.isascii() and not _NEEDS_QUOTING_RE.search(url):
+        return url  # valid and already ASCII: stored as the user wrote it
     new_netloc = host + (f":{port}" if port is not None else "")
     path, query, fragment = parts.path, parts.query, parts.fragment
     if _NEEDS_QUOTING_RE.search(url):

@@ -19,11 +19,12 @@ from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record as audit
 from ..shared.clock import Clock
 from ..shared.errors import FieldError, NotFound, ValidationFailed
-from ..shared.ids import IdGenerator
+from ..shared.ids import IdGenerator, is_valid_id
 from .destinations import validate_site_path
 from .model import DEFAULT_SECTOR, validate_sector
 from .ports import DeploymentMeta, DeploymentView, PublisherUoW, SitesGateway
-from .service import PublisherService, collect
+from .service import PublisherService
+from .validation import collect
 
 __all__ = ["DEPLOYMENT_STATUSES", "PATCH_MOVES", "DeploymentRecord", "DeploymentRecordService"]
 
@@ -90,7 +91,7 @@ def _files(value: object) -> dict[str, tuple[bytes, str]]:
 def _message(value: object) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > 1000:
+    if not isinstance(value, str) or len(value) > 1000 or "\x00" in value:
         raise ValidationFailed(errors=[FieldError("message", "invalid", "A string of at most 1000 characters.")])
     return value
 
@@ -156,7 +157,7 @@ class DeploymentRecordService:
     async def _load(self, uow: PublisherUoW, principal: Principal, deployment_id: str, action: Action,
                     request_id: str | None) -> tuple[DeploymentRecord, HandleAccess]:
         not_found = NotFound("deployment_not_found", "No deployment record with that id.")
-        if not isinstance(deployment_id, str) or not deployment_id.startswith("dep_"):
+        if not is_valid_id(deployment_id, "dep"):
             raise not_found
         meta = await uow.deployment_meta.get(deployment_id)
         if meta is not None and meta.deleted_at is not None:

@@ -61,8 +61,9 @@ class SiteDestination:
     def __init__(self, sites: SitesGateway) -> None:
         self.sites = sites
 
-    def validate(self, config: Mapping[str, Any], content: str | None) -> Mapping[str, Any]:
-        _content(content, required=True)
+    def validate(self, config: Mapping[str, Any], content: str | None, *, complete: bool = True
+                 ) -> Mapping[str, Any]:
+        _content(content, required=complete)
         out: dict[str, Any] = {}
         if config.get("path") is not None:
             out["path"] = validate_site_path(config["path"])
@@ -112,17 +113,24 @@ class WebhookDestination:
     def __init__(self, transport: WebhookTransport) -> None:
         self.transport = transport
 
-    def validate(self, config: Mapping[str, Any], content: str | None) -> Mapping[str, Any]:
+    def validate(self, config: Mapping[str, Any], content: str | None, *, complete: bool = True
+                 ) -> Mapping[str, Any]:
         _content(content, required=False)
         url = config.get("url")
         if url is None:
+            if not complete:
+                return self._headers(config)
             raise _fail("config.url", "required", "This field is required for a webhook destination.")
         if not isinstance(url, str) or len(url) > _URL_MAX or any(ord(c) < 33 for c in url):
             raise _fail("config.url", "invalid_url", "Enter a valid URL.")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
             raise _fail("config.url", "invalid_url", "Enter a valid http(s) URL without credentials.")
-        out: dict[str, Any] = {"url": url}
+        return {"url": url, **self._headers(config)}
+
+    @staticmethod
+    def _headers(config: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         headers = config.get("headers")
         if headers is not None:
             if not isinstance(headers, dict) or len(headers) > 20:

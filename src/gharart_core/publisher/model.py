@@ -147,7 +147,7 @@ def validate_content_id(value: object, field: str = "content_id") -> str:
 def validate_title(value: object, field: str = "title") -> str:
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:  # PostgreSQL text cannot hold NUL
         raise ValidationFailed(errors=[FieldError(field, "invalid", "Not a valid string.")])
     if len(value) > _TITLE_MAX:
         raise ValidationFailed(errors=[FieldError(

@@ -89,12 +89,16 @@ class DeliveryResult:
 
 
 class Destination(Protocol):
-    """Where a content item goes. ``validate`` checks the destination's config at create time;
+    """Where a content item goes. ``validate`` checks the destination's config;
     ``deliver`` performs one attempt and reports the outcome (never raises for remote failures)."""
 
     name: str
 
-    def validate(self, config: Mapping[str, Any], content: str | None) -> Mapping[str, Any]: ...
+    def validate(self, config: Mapping[str, Any], content: str | None, *, complete: bool = True
+                 ) -> Mapping[str, Any]:
+        """The cleaned config. ``complete=False`` (storing a record) checks shapes only;
+        ``complete=True`` (before a delivery) also requires what delivery needs."""
+        ...
 
     async def deliver(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord,
                       content: str | None) -> DeliveryResult: ...

@@ -8,9 +8,10 @@ handle the caller cannot see is 404 (no cross-tenant existence oracle); reads ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -20,7 +21,7 @@ from ..identity.service import IdentityService
 from ..shared.audit_helpers import record as audit
 from ..shared.clock import Clock
 from ..shared.errors import Conflict, FieldError, NotFound, ValidationFailed
-from ..shared.ids import IdGenerator
+from ..shared.ids import IdGenerator, is_valid_id
 from .model import (
     InvalidTransition,
     PublishingRecord,
@@ -33,21 +34,13 @@ from .model import (
 )
 from .ports import Destination, PublisherUoW
 from .tenancy import TenantScope, list_scope
+from .validation import collect, config_object, opt_text, opt_url, site_id_field
 
-__all__ = ["PublishOutcome", "PublisherService", "SiteSummary", "collect"]
+__all__ = ["PublishOutcome", "PublisherService", "SiteSummary"]
 
-T = TypeVar("T")
-_URL_MAX = 2048
 _ERROR_MAX = 2000
-
-
-def collect(errors: list[FieldError], fn: Callable[..., T], *args: Any) -> T | None:
-    """Run one field validator, keeping its field errors so every bad field is reported at once."""
-    try:
-        return fn(*args)
-    except ValidationFailed as exc:
-        errors.extend(exc.errors)
-        return None
+_CONFIG_MAX = 64 * 1024
+_DESTINATION_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 @attrs.frozen
@@ -63,42 +56,6 @@ class SiteSummary:
     counts: Mapping[str, int]
     total: int
     last_published_at: datetime | None
-
-
-def _opt_url(value: object, field: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if (not isinstance(value, str) or len(value) > _URL_MAX or not value.startswith(("http://", "https://"))
-            or any(ord(c) < 33 for c in value)):
-        raise ValidationFailed(errors=[FieldError(field, "invalid_url", "Enter a valid URL.")])
-    return value
-
-
-def _opt_text(value: object, field: str, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed(errors=[FieldError(field, "invalid", "Not a valid string.")])
-    if len(value) > limit:
-        raise ValidationFailed(errors=[FieldError(field, "max_length",
-                                                  f"Ensure this field has no more than {limit} characters.")])
-    return value
-
-
-def _config(value: object) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationFailed(errors=[FieldError("config", "invalid", "Expected an object.")])
-    return value
-
-
-def _site_id(value: object) -> str:
-    if value is None or value == "":
-        raise ValidationFailed(errors=[FieldError("site_id", "required", "This field is required.")])
-    if not isinstance(value, str):
-        raise ValidationFailed(errors=[FieldError("site_id", "invalid", "Not a valid string.")])
-    return value
 
 
 class PublisherService:
@@ -133,7 +90,7 @@ class PublisherService:
     async def _load(self, uow: PublisherUoW, principal: Principal, record_id: str, action: Action,
                     request_id: str | None) -> tuple[PublishingRecord, HandleAccess]:
         not_found = NotFound("publishing_record_not_found", "No publishing record with that id.")
-        record = await uow.publishing.get(record_id) if isinstance(record_id, str) else None
+        record = await uow.publishing.get(record_id) if is_valid_id(record_id, "pub") else None
         if record is None:
             raise not_found
         try:
@@ -183,15 +140,43 @@ class PublisherService:
         return out
 
     # -- writes ---------------------------------------------------------------
-    def _destination(self, name: object) -> Destination:
+    def _destination_name(self, name: object) -> str:
+        """A record may name any destination (IGNY8 clients record their own publishes, e.g.
+        ``wordpress``); only the built-ins (:attr:`destinations`) can be delivered to."""
         if name is None or name == "":
             raise ValidationFailed(errors=[FieldError("destination", "required", "This field is required.")])
-        dest = self.destinations.get(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or not _DESTINATION_RE.match(name):
+            raise ValidationFailed(errors=[FieldError(
+                "destination", "invalid", "A destination is 1-40 lowercase letters, digits, `_` or `-`.")])
+        return name
+
+    def _deliverable(self, name: str) -> Destination:
+        dest = self.destinations.get(name)
         if dest is None:
             choices = ", ".join(sorted(self.destinations))
             raise ValidationFailed(errors=[FieldError(
-                "destination", "invalid_choice", f'"{name}" is not a valid choice; use one of: {choices}.')])
+                "destination", "invalid_choice",
+                f'"{name}" cannot be published to by this service; use one of: {choices}.')])
         return dest
+
+    def _clean_config(self, errors: list[FieldError], name: str | None, raw: Mapping[str, Any] | None,
+                      content: str | None, *, complete: bool) -> Mapping[str, Any] | None:
+        if name is None or raw is None:
+            return None
+        dest = self.destinations.get(name)
+        if dest is None:
+            if complete:
+                collect(errors, self._deliverable, name)
+                return None
+            if len(repr(raw)) > _CONFIG_MAX:
+                errors.append(FieldError("config", "invalid", "At most 64 KiB of settings."))
+                return None
+            return raw
+        try:
+            return dest.validate(raw, content, complete=complete)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+            return None
 
     async def create_record(self, uow: PublisherUoW, principal: Principal, data: Mapping[str, Any],
                             request_id: str | None = None) -> PublishingRecord:
@@ -200,21 +185,19 @@ class PublisherService:
         return record
 
     async def _new_record(self, uow: PublisherUoW, principal: Principal, data: Mapping[str, Any],
-                          request_id: str | None) -> tuple[PublishingRecord, HandleAccess]:
+                          request_id: str | None, *, deliver: bool = False) -> tuple[PublishingRecord, HandleAccess]:
         if not isinstance(data, Mapping):
             raise ValidationFailed(errors=[FieldError("non_field_errors", "invalid",
                                                       "Invalid data. Expected a dictionary.")])
         errors: list[FieldError] = []
-        site_id = collect(errors, _site_id, data.get("site_id"))
+        site_id = collect(errors, site_id_field, data.get("site_id"))
         sector = collect(errors, validate_sector, data.get("sector_id"))
         content_id = collect(errors, validate_content_id, data.get("content_id"))
         title = collect(errors, validate_title, data.get("title"))
-        dest = collect(errors, self._destination, data.get("destination"))
-        raw_config = collect(errors, _config, data.get("config"))
-        content = collect(errors, _opt_text, data.get("content"), "content", 10_000_000)
-        config = None
-        if dest is not None and raw_config is not None:
-            config = collect(errors, dest.validate, raw_config, content)
+        dest = collect(errors, self._destination_name, data.get("destination"))
+        raw_config = collect(errors, config_object, data.get("config"))
+        content = collect(errors, opt_text, data.get("content"), "content", 10_000_000)
+        config = self._clean_config(errors, dest, raw_config, content, complete=deliver)
         if "status" in data and data["status"] not in (None, PublishStatus.PENDING.value):
             status = collect(errors, parse_status, data["status"])
             if status is not None:
@@ -224,13 +207,13 @@ class PublisherService:
             raise ValidationFailed(errors=errors)
         assert site_id is not None and dest is not None and config is not None
         access = await self.site_access(uow, principal, site_id, Action.SITES_WRITE, request_id)
-        check = getattr(dest, "check_access", None)
+        check = getattr(self.destinations.get(dest), "check_access", None)
         if check is not None:
             check(access, config)
         now = self.clock.now()
         record = PublishingRecord(
             id=self.ids.new("pub"), account_id=access.account_id, site_id=site_id,
-            sector_id=sector or "default", content_id=content_id or "", destination=dest.name,
+            sector_id=sector or "default", content_id=content_id or "", destination=dest,
             title=title or "", status=PublishStatus.PENDING, created_at=now, updated_at=now,
             config=dict(config), content=content)
         await uow.publishing.add(record)
@@ -268,9 +251,9 @@ class PublisherService:
         if "sector_id" in data:
             changes["sector_id"] = collect(errors, validate_sector, data["sector_id"])
         if "external_url" in data:
-            changes["external_url"] = collect(errors, _opt_url, data["external_url"], "external_url")
+            changes["external_url"] = collect(errors, opt_url, data["external_url"], "external_url")
         if "error" in data:
-            changes["error"] = collect(errors, _opt_text, data["error"], "error", _ERROR_MAX)
+            changes["error"] = collect(errors, opt_text, data["error"], "error", _ERROR_MAX)
         mutable_content = record.status is not PublishStatus.PUBLISHED
         for name in ("content_id", "content", "config"):
             if name in data and data[name] is not None and not mutable_content:
@@ -279,14 +262,13 @@ class PublisherService:
             if data.get("content_id") is not None:
                 changes["content_id"] = collect(errors, validate_content_id, data["content_id"])
             if "content" in data:
-                changes["content"] = collect(errors, _opt_text, data["content"], "content", 10_000_000)
+                changes["content"] = collect(errors, opt_text, data["content"], "content", 10_000_000)
             if data.get("config") is not None:
-                raw = collect(errors, _config, data["config"])
-                if raw is not None:
-                    dest = self._destination(record.destination)
-                    new_config = collect(errors, dest.validate, raw, changes.get("content", record.content))
-                    if new_config is not None:
-                        changes["config"] = dict(new_config)
+                raw = collect(errors, config_object, data["config"])
+                new_config = self._clean_config(errors, record.destination, raw,
+                                                changes.get("content", record.content), complete=False)
+                if new_config is not None:
+                    changes["config"] = dict(new_config)
         target = None
         if data.get("status") is not None:
             target = collect(errors, parse_status, data["status"])
@@ -322,8 +304,8 @@ class PublisherService:
         body names an existing record instead, which is then published like a retry."""
         if isinstance(data, Mapping) and data.get("publishing_record_id") is not None:
             return await self.retry(uow, principal, str(data["publishing_record_id"]), request_id)
-        record, access = await self._new_record(uow, principal, data, request_id)
-        return PublishOutcome(await self._attempt(uow, access, record), attempted=True)
+        record, access = await self._new_record(uow, principal, data, request_id, deliver=True)
+        return await self._attempt(uow, access, record)
 
     async def retry(self, uow: PublisherUoW, principal: Principal, record_id: str,
                     request_id: str | None = None) -> PublishOutcome:
@@ -334,16 +316,26 @@ class PublisherService:
             return PublishOutcome(record, attempted=False)
         if record.status is PublishStatus.PUBLISHING:
             raise InvalidTransition(record.status, PublishStatus.PUBLISHING)
-        return PublishOutcome(await self._attempt(uow, access, record), attempted=True)
+        return await self._attempt(uow, access, record)
 
-    async def _attempt(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord) -> PublishingRecord:
+    async def _attempt(self, uow: PublisherUoW, access: HandleAccess, record: PublishingRecord) -> PublishOutcome:
         repo = uow.publishing
+        dest = self._deliverable(record.destination)
+        errors: list[FieldError] = []
+        self._clean_config(errors, record.destination, record.config, record.content, complete=True)
+        if errors:
+            raise ValidationFailed(errors=errors)
+        check = getattr(dest, "check_access", None)
+        if check is not None:
+            check(access, record.config)
         claimed = transition(record, PublishStatus.PUBLISHING, self.clock.now())
         # Claim first: on PostgreSQL a concurrent retry blocks on this row and then finds the
         # version moved on, so the destination is called once per attempt, never twice.
         if not await repo.update(claimed, expected_version=record.version):
+            current = await repo.get(record.id)
+            if current is not None and current.status is PublishStatus.PUBLISHED:
+                return PublishOutcome(current, attempted=False)  # a concurrent retry got there first
             raise Conflict("publish_in_progress", "Another request is publishing this record.")
-        dest = self._destination(record.destination)
         result = await dest.deliver(uow, access, claimed, claimed.content)
         now = self.clock.now()
         if result.ok:
@@ -354,4 +346,4 @@ class PublisherService:
             raise Conflict("publish_in_progress", "Another request is publishing this record.")
         await audit(uow, self.clock, self.ids, access, f"publisher.record.{final.status.value}", record.id,
                     before=record.version, after=final.version, detail=final.error)
-        return final
+        return PublishOutcome(final, attempted=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import threading
 import time
@@ -36,6 +37,15 @@ class UlidIds:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_rand = 0
+        # The random part only has to make collisions across processes unlikely, not be secret
+        # (secrets come from the token source): a PRNG seeded from the OS saves a system call per
+        # id, and is reseeded in a forked child so two workers never share a sequence.
+        self._rng = random.Random(os.urandom(16))
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._rng = random.Random(os.urandom(16))
 
     def new(self, prefix: str) -> str:
         with self._lock:
@@ -45,7 +55,7 @@ class UlidIds:
                 self._last_rand += 1
                 rand = self._last_rand
             else:
-                rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to increment
+                rand = self._rng.getrandbits(79)  # 80 bits, top one clear to leave room to increment
                 self._last_rand = rand
                 self._last_ms = ms
         return f"{prefix}_{_encode(ms, 10)}{_encode(rand, 16)}"

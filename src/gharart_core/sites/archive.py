@@ -161,9 +161,7 @@ def _tar(data: bytes, compressed: bool, limits: ArchiveLimits) -> list[tuple[str
     return out
 
 
-def extract_archive(
-    data: bytes, media_type: str, limits: ArchiveLimits | None = None
-) -> list[tuple[str, bytes]]:
+def extract_archive(data: bytes, media_type: str, limits: ArchiveLimits | None = None) -> list[tuple[str, bytes]]:
     """Return the archive's files as ``(relative path, bytes)``; raise 422 ``unsafe_archive``."""
     limits = limits or ArchiveLimits()
     kind = ARCHIVE_TYPES.get(media_type.split(";")[0].strip().lower())

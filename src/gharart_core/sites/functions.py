@@ -20,8 +20,19 @@ __all__ = [
 ]
 
 
+def _controls(value: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def _is_url_or_path(value: object) -> bool:
-    if not isinstance(value, str) or not value or len(value) > 2048:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 2048
+        or _controls(value)
+        or " " in value
+        or not value.isascii()
+    ):
         return False
     if value.startswith("/") and not value.startswith("//"):
         return True
@@ -31,9 +42,7 @@ def _is_url_or_path(value: object) -> bool:
 
 def _unknown_keys(config: Mapping[str, Any], allowed: set[str]) -> list[FieldError]:
     return [
-        FieldError(k, "unknown_field", f"`{k}` is not a setting of this function")
-        for k in config
-        if k not in allowed
+        FieldError(k, "unknown_field", f"`{k}` is not a setting of this function") for k in config if k not in allowed
     ]
 
 
@@ -45,8 +54,11 @@ def _headers(value: Any) -> list[FieldError]:
         if (
             not isinstance(v, str)
             or not k
-            or any(c in k for c in " :\r\n")
-            or any(c in v for c in "\r\n")
+            or any(c in k for c in ' :()<>@,;\\"/[]?={}')
+            or _controls(k)
+            or _controls(v)
+            or not k.isascii()
+            or not v.isascii()
             or k.lower() in ("content-length", "transfer-encoding")
         ):
             errors.append(FieldError(f"headers.{k}", "invalid_header", "not an allowed header"))
@@ -109,11 +121,7 @@ class FormCapture:
         if not isinstance(config, dict):
             return [FieldError("", "invalid_type", "config must be an object")]
         errors = _unknown_keys(config, {"redirectTo", "maxBytes"})
-        if (
-            "redirectTo" in config
-            and config["redirectTo"] is not None
-            and not _is_url_or_path(config["redirectTo"])
-        ):
+        if "redirectTo" in config and config["redirectTo"] is not None and not _is_url_or_path(config["redirectTo"]):
             errors.append(FieldError("redirectTo", "invalid_url", "an http(s) URL or an absolute path"))
         mb = config.get("maxBytes", self.default_max_bytes)
         if type(mb) is not int or not 1 <= mb <= 1024 * 1024:
@@ -138,18 +146,14 @@ class FormCapture:
                 fields = {}
                 for k, v in pairs:
                     fields[k] = (
-                        [*fields[k], v]
-                        if isinstance(fields.get(k), list)
-                        else ([fields[k], v] if k in fields else v)
+                        [*fields[k], v] if isinstance(fields.get(k), list) else ([fields[k], v] if k in fields else v)
                     )
                 ctype = ctype or "application/x-www-form-urlencoded"
         except (ValueError, UnicodeDecodeError, RecursionError):
             return _json_result(400, {"code": "malformed_body"})
         redirect_to = cfg.get("redirectTo")
         if redirect_to:
-            return FunctionResult(
-                303, (("Location", str(redirect_to)),), submission={"ct": ctype, "f": fields}
-            )
+            return FunctionResult(303, (("Location", str(redirect_to)),), submission={"ct": ctype, "f": fields})
         return FunctionResult(
             200,
             (),

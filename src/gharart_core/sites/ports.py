@@ -15,6 +15,7 @@ __all__ = [
     "FunctionCall",
     "FunctionRegistry",
     "FunctionResult",
+    "HostnameVerifier",
     "NoReplayGate",
     "ReplayGate",
     "SiteFunction",
@@ -41,15 +42,19 @@ class SitesRepository(Protocol):
 
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None: ...
 
-    async def list_deployments(
-        self, handle: str, *, before_id: str | None, limit: int
-    ) -> Sequence[Deployment]:
+    async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
         """Newest first (ids sort by creation)."""
         ...
 
     async def pending_deployments(self, handle: str) -> Sequence[Deployment]:
         """Deployments of ``handle`` in ``pending``, newest first."""
         ...
+
+    async def waiting_for(self, handle: str, sha256: str) -> Sequence[tuple[str, frozenset[str]]]:
+        """(id, missing digests) of the handle's pending deployments still missing ``sha256``."""
+        ...
+
+    async def set_missing(self, deployment_id: str, missing: frozenset[str]) -> None: ...
 
     async def stored_blobs(self, handle: str, digests: Iterable[str]) -> set[str]: ...
 
@@ -117,6 +122,12 @@ class FunctionRegistry(Protocol):
     def get(self, name: str) -> SiteFunction | None: ...
 
     def names(self) -> list[str]: ...
+
+
+class HostnameVerifier(Protocol):
+    """Proves control of a custom hostname (the default checks a DNS TXT record)."""
+
+    async def verify(self, hostname: str, token: str) -> bool: ...
 
 
 class ReplayGate(Protocol):

@@ -42,10 +42,11 @@ from .model import (
     is_sha256,
     transition,
 )
-from .ports import FunctionRegistry, NoReplayGate, ReplayGate, SitesUoW
+from .ports import FunctionRegistry, HostnameVerifier, NoReplayGate, ReplayGate, SitesUoW
 from .serving import ServingMixin
 from .validation import (
     BindingSpec,
+    check_message,
     parse_binding,
     parse_create,
     parse_mode_change,
@@ -53,7 +54,7 @@ from .validation import (
     require_object,
 )
 
-__all__ = ["SitesLimits", "SitesService", "blob_key"]
+__all__ = ["BlobUpload", "SitesLimits", "SitesService", "blob_key"]
 
 _S = DeploymentStatus
 
@@ -74,7 +75,7 @@ class SitesLimits:
 
         def num(name: str, default: int) -> int:
             value = env.get(f"GHARART_SITES_{name}")
-            return int(value) if value and value.isdigit() else default
+            return int(value) if value and value.isascii() and value.isdigit() else default
 
         return cls(
             max_files=num("MAX_FILES", 20_000),
@@ -87,6 +88,15 @@ class SitesLimits:
             blob_cache_bytes=num("BLOB_CACHE_BYTES", 64 * 1024 * 1024),
             max_archive_bytes=num("MAX_ARCHIVE_BYTES", 256 * 1024 * 1024),
         )
+
+
+@attrs.frozen
+class BlobUpload:
+    deployment_id: str
+    sha256: str
+    size: int
+    status: DeploymentStatus
+    missing_blobs: int
 
 
 def blob_key(handle: str, sha256: str) -> str:
@@ -110,7 +120,11 @@ class SitesService(ServingMixin):
         replay_gate: ReplayGate | None = None,
         site_domain: str = "localhost",
         limits: SitesLimits | None = None,
+        hostname_verifier: HostnameVerifier | None = None,
     ) -> None:
+        self.hostname_verifier = hostname_verifier
+        # moves when this process changes a hostname, so host lookups cached here can be dropped
+        self.hostnames_generation = 0
         self.clock = clock
         self.ids = ids
         self.tokens = tokens
@@ -153,9 +167,7 @@ class SitesService(ServingMixin):
         authorize(access, Action.SITES_READ)
         return await self._site(uow, access.handle)
 
-    async def set_mode(
-        self, uow: SitesUoW, access: HandleAccess, body: Any, if_match: int | None = None
-    ) -> Site:
+    async def set_mode(self, uow: SitesUoW, access: HandleAccess, body: Any, if_match: int | None = None) -> Site:
         authorize(access, Action.SITES_ADMIN)
         change = parse_mode_change(body)
         site = await self._site(uow, access.handle)
@@ -223,16 +235,14 @@ class SitesService(ServingMixin):
                     continue
                 owner = await uow.sites.hostname_owner(name)
                 if owner is not None and owner[0] != access.handle:
-                    raise Conflict(
-                        "hostname_taken", f"`{name}` belongs to another site.", extra={"hostname": name}
-                    )
+                    raise Conflict("hostname_taken", f"`{name}` belongs to another site.", extra={"hostname": name})
                 hosts.append(
-                    current.get(name)
-                    or Hostname(name, "custom", False, "gharart-verify=" + self.tokens.token(16))
+                    current.get(name) or Hostname(name, "custom", False, "gharart-verify=" + self.tokens.token(16))
                 )
             if errors:
                 raise ValidationFailed(detail=errors[0].message, errors=errors)
             new = attrs.evolve(new, custom_hostnames=tuple(hosts))
+            self.hostnames_generation += 1
         if new != site or site.version == 0:
             new = await self._save_site(uow, site, new)
             await record(
@@ -247,12 +257,36 @@ class SitesService(ServingMixin):
             )
         return new
 
+    async def verify_hostname(self, uow: SitesUoW, access: HandleAccess, hostname: str) -> Site:
+        """Mark a custom hostname verified once its TXT record ``_gharart.<hostname>`` carries the
+        hostname's verification token."""
+        authorize(access, Action.SITES_ADMIN)
+        site = await self._site(uow, access.handle)
+        name = (hostname or "").strip().lower().rstrip(".")
+        current = next((h for h in site.custom_hostnames if h.hostname == name), None)
+        if current is None:
+            raise NotFound("hostname_not_found", f"`{name}` is not a custom hostname of this site.")
+        if current.verified:
+            return site
+        ok = self.hostname_verifier is not None and await self.hostname_verifier.verify(
+            name, current.verification_token or ""
+        )
+        if not ok:
+            raise Conflict(
+                "hostname_unverified",
+                f"No TXT record `_gharart.{name}` with the value `{current.verification_token}` was found.",
+                extra={"hostname": name, "record": f"_gharart.{name}", "value": current.verification_token},
+            )
+        hosts = tuple(attrs.evolve(h, verified=True) if h.hostname == name else h for h in site.custom_hostnames)
+        new = await self._save_site(uow, site, attrs.evolve(site, custom_hostnames=hosts))
+        self.hostnames_generation += 1
+        await record(uow, self.clock, self.ids, access, "site.hostname.verify", f"hostname:{name}")
+        return new
+
     # ------------------------------------------------------------ deployments
 
     async def _get(self, uow: SitesUoW, handle: str, deployment_id: str) -> Deployment:
-        dep = (
-            await uow.sites.get_deployment(handle, deployment_id) if isinstance(deployment_id, str) else None
-        )
+        dep = await uow.sites.get_deployment(handle, deployment_id) if isinstance(deployment_id, str) else None
         if dep is None:
             raise _not_found(str(deployment_id))
         return dep
@@ -269,9 +303,7 @@ class SitesService(ServingMixin):
     async def bindings_of(self, uow: SitesUoW, deployment_id: str) -> list[FunctionBinding]:
         return list(await uow.sites.bindings_for(deployment_id))
 
-    async def get_deployment_internal(
-        self, uow: SitesUoW, handle: str, deployment_id: str
-    ) -> Deployment | None:
+    async def get_deployment_internal(self, uow: SitesUoW, handle: str, deployment_id: str) -> Deployment | None:
         return await uow.sites.get_deployment(handle, deployment_id)
 
     async def _finish(self, uow: SitesUoW, dep: Deployment) -> Deployment:
@@ -305,9 +337,7 @@ class SitesService(ServingMixin):
             out.append(b)
         return out
 
-    async def create_deployment(
-        self, uow: SitesUoW, access: HandleAccess, body: Any
-    ) -> tuple[Deployment, list[str]]:
+    async def create_deployment(self, uow: SitesUoW, access: HandleAccess, body: Any) -> tuple[Deployment, list[str]]:
         """Create from a manifest; answer the deployment and the digests still to upload."""
         authorize(access, Action.SITES_WRITE)
         manifest, message, specs = parse_create(body, self.functions, max_files=self.limits.max_files)
@@ -342,11 +372,8 @@ class SitesService(ServingMixin):
         self, uow: SitesUoW, access: HandleAccess, data: bytes, media_type: str, message: str | None
     ) -> tuple[Deployment, list[str]]:
         authorize(access, Action.SITES_WRITE)
-        if message is not None and len(message) > 1000:
-            raise ValidationFailed(
-                detail="message is too long",
-                errors=[FieldError("message", "too_long", "at most 1000 characters")],
-            )
+        if message is not None and (errs := check_message(message, "message")):
+            raise ValidationFailed(detail=errs[0].message, errors=errs)
         files = extract_archive(data, media_type, self.limits.archive)
         manifest: dict[str, ManifestEntry] = {}
         blobs: dict[str, bytes] = {}
@@ -390,33 +417,59 @@ class SitesService(ServingMixin):
         sha256: str,
         chunks: AsyncIterator[bytes],
     ) -> Deployment:
+        """:meth:`receive_blob`, answering the whole deployment afterwards."""
+        res = await self.receive_blob(uow, access, deployment_id, sha256, chunks)
+        return await self._get(uow, access.handle, res.deployment_id)
+
+    async def receive_blob(
+        self,
+        uow: SitesUoW,
+        access: HandleAccess,
+        deployment_id: str,
+        sha256: str,
+        chunks: AsyncIterator[bytes],
+    ) -> BlobUpload:
         """Store one blob (digest verified while streaming) and complete every pending deployment
-        of the handle that was waiting for it."""
+        of the handle that was waiting for it. Costs one small read per waiting deployment: the
+        manifest is only loaded to explain a refusal or to finish a deployment."""
         authorize(access, Action.SITES_WRITE)
-        dep = await self._get(uow, access.handle, deployment_id)
         sha = sha256.lower() if isinstance(sha256, str) else ""
-        if not is_sha256(sha):
-            raise ValidationFailed(
-                detail="The digest must be 64 hex characters.",
-                errors=[FieldError("sha256", "invalid_digest", "64 hex characters")],
-            )
-        if sha not in {e.sha256 for e in dep.manifest.values()}:
-            raise ValidationFailed(
-                detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
-                errors=[FieldError("sha256", "not_in_manifest", "upload only digests the manifest names")],
-            )
+        waiting = dict(await uow.sites.waiting_for(access.handle, sha)) if is_sha256(sha) else {}
+        if deployment_id not in waiting:
+            dep = await self._get(uow, access.handle, deployment_id)
+            if not is_sha256(sha):
+                raise ValidationFailed(
+                    detail="The digest must be 64 hex characters.",
+                    errors=[FieldError("sha256", "invalid_digest", "64 hex characters")],
+                )
+            if sha not in {e.sha256 for e in dep.manifest.values()}:
+                raise ValidationFailed(
+                    detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
+                    errors=[FieldError("sha256", "not_in_manifest", "upload only digests the manifest names")],
+                )
         info = await self.store.put_stream(
             blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
         )
-        if not await uow.sites.stored_blobs(access.handle, [sha]):
+        # add_blob is idempotent; a digest some deployment still waits for is not stored yet
+        if waiting or not await uow.sites.stored_blobs(access.handle, [sha]):
             await uow.sites.add_blob(access.handle, sha, info.size)
-        for pending in await uow.sites.pending_deployments(access.handle):
-            if sha in pending.missing:
-                updated = attrs.evolve(pending, missing=pending.missing - {sha})
-                await uow.sites.update_deployment(updated)
-                if not updated.missing:
-                    await self._finish(uow, updated)
-        return await self._get(uow, access.handle, dep.id)
+        result = None
+        for dep_id, missing in waiting.items():
+            remaining = missing - {sha}
+            await uow.sites.set_missing(dep_id, remaining)
+            status = DeploymentStatus.PENDING
+            if not remaining:
+                pending = await uow.sites.get_deployment(access.handle, dep_id)
+                assert pending is not None
+                status = (await self._finish(uow, attrs.evolve(pending, missing=frozenset()))).status
+                # one audit entry per completed deployment, not one per blob (a deploy makes thousands)
+                await record(uow, self.clock, self.ids, access, f"site.deployment.{status.value}", dep_id)
+            if dep_id == deployment_id:
+                result = BlobUpload(dep_id, sha, info.size, status, len(remaining))
+        if result is None:
+            dep = await self._get(uow, access.handle, deployment_id)
+            result = BlobUpload(dep.id, sha, info.size, dep.status, len(dep.missing))
+        return result
 
     async def list_deployments(
         self, uow: SitesUoW, access: HandleAccess, *, cursor: str | None = None, limit: int | None = None
@@ -479,8 +532,7 @@ class SitesService(ServingMixin):
         if dep.status not in SERVABLE:
             raise Conflict(
                 "invalid_transition",
-                f"Deployment `{dep.id}` is `{dep.status.value}`; only deployed or rolled_back "
-                "deployments can go live.",
+                f"Deployment `{dep.id}` is `{dep.status.value}`; only deployed or rolled_back deployments can go live.",
                 extra={"status": dep.status.value, "missing": _missing(dep)},
             )
         if site.require_replay_gate:
@@ -512,14 +564,7 @@ class SitesService(ServingMixin):
         elif not isinstance(target_id, str):
             errors.append(FieldError("targetDeploymentId", "invalid_type", "a deployment id"))
         reason = body.get("reason")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 1000):
-            errors.append(
-                FieldError(
-                    "reason",
-                    "invalid_type" if not isinstance(reason, str) else "too_long",
-                    "a string of at most 1000 characters",
-                )
-            )
+        errors += check_message(reason, "reason")
         if errors:
             raise ValidationFailed(detail=errors[0].message, errors=errors)
         site = await self._site(uow, access.handle)
@@ -533,9 +578,7 @@ class SitesService(ServingMixin):
         if target is None:
             raise ValidationFailed(
                 detail=f"Deployment `{target_id}` was not found.",
-                errors=[
-                    FieldError("targetDeploymentId", "deployment_not_found", f"`{target_id}` was not found")
-                ],
+                errors=[FieldError("targetDeploymentId", "deployment_not_found", f"`{target_id}` was not found")],
             )
         self._check_expected(body, site)
         if target.status not in SERVABLE:
@@ -568,9 +611,7 @@ class SitesService(ServingMixin):
 
     # ------------------------------------------------------------- bindings
 
-    async def add_binding(
-        self, uow: SitesUoW, access: HandleAccess, body: Any
-    ) -> tuple[FunctionBinding, Deployment]:
+    async def add_binding(self, uow: SitesUoW, access: HandleAccess, body: Any) -> tuple[FunctionBinding, Deployment]:
         """Bind a function to a route of a release (default: the newest pending deployment, else
         a new deployment cloned from live, which completes at once with the binding)."""
         authorize(access, Action.SITES_WRITE)
@@ -581,9 +622,7 @@ class SitesService(ServingMixin):
                 raise ValidationFailed(
                     detail=f"Deployment `{spec.deployment_id}` was not found.",
                     errors=[
-                        FieldError(
-                            "deploymentId", "deployment_not_found", f"`{spec.deployment_id}` was not found"
-                        )
+                        FieldError("deploymentId", "deployment_not_found", f"`{spec.deployment_id}` was not found")
                     ],
                 )
         else:
@@ -619,9 +658,7 @@ class SitesService(ServingMixin):
     async def _clone_live(self, uow: SitesUoW, access: HandleAccess) -> Deployment:
         site = await self._site(uow, access.handle)
         live = (
-            await uow.sites.get_deployment(access.handle, site.live_deployment_id)
-            if site.live_deployment_id
-            else None
+            await uow.sites.get_deployment(access.handle, site.live_deployment_id) if site.live_deployment_id else None
         )
         dep = Deployment(
             self.ids.new("dep"),

@@ -106,9 +106,7 @@ class ServingMixin:
             site = await self._site(uow, handle)  # type: ignore[attr-defined]
         return site
 
-    async def _release(
-        self, uow: SitesUoW, dep: Deployment | None, handle: str, dep_id: str
-    ) -> Release | None:
+    async def _release(self, uow: SitesUoW, dep: Deployment | None, handle: str, dep_id: str) -> Release | None:
         cached = self._releases.get(dep_id)
         if cached is not None:
             self._releases.move_to_end(dep_id)
@@ -134,7 +132,7 @@ class ServingMixin:
         from .service import blob_key  # late: service imports this module
 
         try:
-            data = await self.store.get_bytes(blob_key(handle, entry.sha256))
+            data = bytes(await self.store.get_bytes(blob_key(handle, entry.sha256)))
         except (KeyError, FileNotFoundError, LookupError) as exc:
             raise Conflict(
                 "artifact_missing",
@@ -181,11 +179,7 @@ class ServingMixin:
                 None,
                 (("Location", site.redirect_url), ("Cache-Control", "no-store")),
             )
-        rel = (
-            await self._release(uow, None, handle, site.live_deployment_id)
-            if site.live_deployment_id
-            else None
-        )
+        rel = await self._release(uow, None, handle, site.live_deployment_id) if site.live_deployment_id else None
         dep_header = (("X-Gharart-Deployment", rel.deployment_id),) if rel else ()
         if site.mode == "maintenance":
             content = DEFAULT_MAINTENANCE
@@ -287,9 +281,7 @@ class ServingMixin:
                 rel.deployment_id,
                 (("Allow", "GET, HEAD"), *base),
             )
-        candidates = (
-            [path + "index.html"] if path == "" or path.endswith("/") else [path, path + "/index.html"]
-        )
+        candidates = [path + "index.html"] if path == "" or path.endswith("/") else [path, path + "/index.html"]
         for cand in candidates:
             entry = rel.manifest.get(cand)
             if entry is None:
@@ -300,9 +292,7 @@ class ServingMixin:
                     304, entry.content_type, b"", rel.deployment_id, hdrs, entry.sha256, entry.sha256, cand
                 )
             data = await self._blob(handle, cand, entry)
-            return ServedPage(
-                200, entry.content_type, data, rel.deployment_id, hdrs, entry.sha256, entry.sha256, cand
-            )
+            return ServedPage(200, entry.content_type, data, rel.deployment_id, hdrs, entry.sha256, entry.sha256, cand)
         entry = rel.manifest.get("404.html")
         content = DEFAULT_404 if entry is None else await self._blob(handle, "404.html", entry)
         return ServedPage(

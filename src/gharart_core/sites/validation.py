@@ -76,7 +76,20 @@ def _message(body: Mapping[str, Any], errors: list[FieldError], field: str = "me
         return None
     if len(value) > _MAX_MESSAGE:
         errors.append(FieldError(field, "too_long", f"at most {_MAX_MESSAGE} characters"))
+    elif has_control_chars(value):
+        errors.append(FieldError(field, "invalid_character", "no control characters"))
     return value
+
+
+def has_control_chars(value: str) -> bool:
+    """NUL and other C0 controls (tab and newlines allowed): PostgreSQL text cannot hold NUL."""
+    return any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value)
+
+
+def check_message(value: Any, field: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    _message({field: value}, errors, field)
+    return errors
 
 
 def validate_route(route: Any, field: str = "route") -> list[FieldError]:
@@ -94,9 +107,7 @@ def validate_route(route: Any, field: str = "route") -> list[FieldError]:
     return []
 
 
-def _binding(
-    raw: Any, prefix: str, registry: FunctionRegistry, errors: list[FieldError]
-) -> BindingSpec | None:
+def _binding(raw: Any, prefix: str, registry: FunctionRegistry, errors: list[FieldError]) -> BindingSpec | None:
     if not isinstance(raw, dict):
         errors.append(FieldError(prefix.rstrip("."), "invalid_type", "expected an object"))
         return None
@@ -110,21 +121,17 @@ def _binding(
         fn = registry.get(fn_name)
         if fn is None:
             errors.append(
-                FieldError(
-                    prefix + "function", "unknown_function", f"`{fn_name}` is not a registered function"
-                )
+                FieldError(prefix + "function", "unknown_function", f"`{fn_name}` is not a registered function")
             )
         else:
             if config is None:
                 errors.append(FieldError(prefix + "config", "required", "config is required"))
             else:
                 for e in fn.validate(config):
-                    errors.append(
-                        FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message)
-                    )
+                    errors.append(FieldError(f"{prefix}config{'.' + e.field if e.field else ''}", e.code, e.message))
     if len(errors) > n:
         return None
-    return BindingSpec(raw["route"].rstrip("/") or "/", fn_name, dict(config or {}))
+    return BindingSpec(raw["route"].rstrip("/") or "/", str(fn_name), dict(config or {}))
 
 
 def _raise_bindings(errors: list[FieldError]) -> None:
@@ -180,12 +187,10 @@ def parse_create(
             if type(size) is not int or size < 0:
                 errors.append(FieldError(f + ".size", "invalid_type", "a non-negative integer"))
             ctype = entry.get("contentType")
-            if ctype is not None and (
-                not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)
-            ):
+            if ctype is not None and (not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)):
                 errors.append(FieldError(f + ".contentType", "invalid_content_type", "a media type"))
             if len(errors) == 0:
-                manifest[path] = ManifestEntry(sha, size, ctype or content_type_for(path))
+                manifest[path] = ManifestEntry(str(sha), size, ctype or content_type_for(path))
     message = _message(body, errors)
     bindings: list[BindingSpec] = []
     raw_b = body.get("functionBindings")
@@ -198,9 +203,7 @@ def parse_create(
                 spec = _binding(rb, f"functionBindings.{i}.", registry, errors)
                 if spec is not None:
                     if spec.route in routes:
-                        errors.append(
-                            FieldError(f"functionBindings.{i}.route", "duplicate", "route bound twice")
-                        )
+                        errors.append(FieldError(f"functionBindings.{i}.route", "duplicate", "route bound twice"))
                     routes.add(spec.route)
                     bindings.append(spec)
     _raise_bindings(errors)
@@ -214,7 +217,13 @@ def _redirect_url(value: Any, errors: list[FieldError]) -> str | None:
         errors.append(FieldError("redirectUrl", "invalid_url", "an absolute http(s) URL"))
         return None
     parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in value for c in "\r\n \t"):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or has_control_chars(value)
+        or " " in value
+        or any(c in value for c in "\r\n\t")
+    ):
         errors.append(FieldError("redirectUrl", "invalid_url", "an absolute http(s) URL"))
         return None
     return value

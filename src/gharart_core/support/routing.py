@@ -137,6 +137,7 @@ _KEYWORD_RES = tuple(
     (re.compile(r"(?<!\w)" + re.escape(k) + r"(?!\w)", re.IGNORECASE), p) for k, p in KEYWORD_PRIORITY
 )
 _METHOD_RE = re.compile(r"^[A-Z]{3,7}\s+")
+_HANDLE_SEGMENT_RE = re.compile(r"^/v2/handles/[^/]+")
 _PREFIX_RE = re.compile(r"^([a-z]{2,4})_")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}\Z")
 
@@ -166,7 +167,8 @@ def queue_for_route(route_or_path: str | None) -> Queue | None:
     if not isinstance(route_or_path, str):
         return None
     path = route_or_path.split("?", 1)[0].strip()
-    path = _METHOD_RE.sub("", path, count=1)  # the request log stores "GET /v2/handles/{handle}"
+    path = _METHOD_RE.sub("", path, count=1)  # route templates may carry the method: "GET /v2/..."
+    path = _HANDLE_SEGMENT_RE.sub("/v2/handles/{handle}", path, count=1)  # a handle named "site" is no route
     for pattern, queue in _ROUTE_RULES:
         if pattern.search(path):
             return queue

@@ -153,9 +153,9 @@ class SupportService:
         entry = await uow.request_log.get(request_id)
         if entry is None or entry.actor_id is None or entry.actor_id != principal.user_id:
             return None
-        route = entry.route or entry.path
-        if route.endswith("unmatched"):  # no route template matched: the path says more
-            route = f"{entry.method} {entry.path}"
+        # the concrete path the reporter called (what they see and quote); routing reads it as well
+        # as it reads a template
+        route = entry.path or entry.route
         return AttachedRequest(entry.request_id, route, entry.status, entry.code, entry.at)
 
     async def _visible_handles(self, uow: SupportUoW, principal: Principal, named: str | None) -> list[str]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import multipart
-from litestar import Response, delete, get, patch, post
+from litestar import Response, delete, get, patch, post, route
 from litestar.response import Stream
 
 from gharart_core.files.model import AccessLogEntry, File, FileMode, Share, content_disposition
@@ -87,9 +87,7 @@ def render_access(e: AccessLogEntry) -> dict[str, Any]:
 def _boundary(content_type: str | None) -> str:
     ctype, options = multipart.parse_options_header(content_type or "")
     if ctype != "multipart/form-data":
-        raise UnsupportedMedia(
-            "unsupported_media_type", "Upload files as multipart/form-data with a `file` part."
-        )
+        raise UnsupportedMedia("unsupported_media_type", "Upload files as multipart/form-data with a `file` part.")
     boundary = options.get("boundary")
     if not boundary or len(boundary) > 200:
         raise BadRequest("malformed_body", "The multipart body has no usable boundary.")
@@ -139,16 +137,12 @@ class MultipartStream:
                 try:
                     value = buf.decode(event.charset or "utf-8")
                 except (UnicodeDecodeError, LookupError):
-                    raise ValidationFailed(
-                        errors=[FieldError(name, "invalid_encoding", "not UTF-8")]
-                    ) from None
+                    raise ValidationFailed(errors=[FieldError(name, "invalid_encoding", "not UTF-8")]) from None
                 yield UploadField(name, value)
                 continue
             done = [False]
 
-            async def body(
-                events: AsyncIterator[Any] = events, done: list[bool] = done
-            ) -> AsyncIterator[bytes]:
+            async def body(events: AsyncIterator[Any] = events, done: list[bool] = done) -> AsyncIterator[bytes]:
                 async for ev in events:
                     if ev is None:
                         done[0] = True
@@ -177,8 +171,9 @@ async def upload_file(handle: str, ctx: RequestContext) -> Response[Any]:
     service = _files(ctx)
     boundary = _boundary(ctx.request.headers.get("content-type"))
     declared = ctx.request.headers.get("content-length")
-    if (declared and declared.isascii() and declared.isdigit()
-            and int(declared) > service.max_file_bytes + MULTIPART_SLACK):
+    too_big = declared and declared.isascii() and declared.isdigit() and int(declared) > (
+        service.max_file_bytes + MULTIPART_SLACK)
+    if too_big:
         raise TooLarge(
             "file_too_large",
             f"Files are limited to {service.max_file_bytes} bytes.",
@@ -324,8 +319,18 @@ async def _stream(store: ObjectStore, key: str, start: int, end: int | None) -> 
         yield chunk
 
 
-@get("/v2/public/files/{file_id:str}", tags=["public-files"])
+async def _empty(_: Any = None) -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+@route("/v2/public/files/{file_id:str}", http_method=["GET", "HEAD"], tags=["public-files"])
 async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
+    """Download (GET) or only its headers (HEAD: link checkers, download managers)."""
+    return await _download(file_id, ctx, head=ctx.request.method == "HEAD")
+
+
+async def _download(file_id: str, ctx: RequestContext, *, head: bool) -> Response[Any]:
     token = ctx.request.query_params.get("token") or None
     service = _files(ctx)
     f = await service.open_download(file_id, token, request_id=ctx.request_id)
@@ -349,9 +354,7 @@ async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
         rng_header = None
     rng = _parse_range(rng_header, f.size)
     if rng == "unsatisfiable":
-        body = problem_body(
-            416, "range_not_satisfiable", f"The file has {f.size} bytes.", request_id=ctx.request_id
-        )
+        body = problem_body(416, "range_not_satisfiable", f"The file has {f.size} bytes.", request_id=ctx.request_id)
         return Response(
             content=problem_bytes(body),
             status_code=416,
@@ -360,17 +363,16 @@ async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
         )
     store = ctx.container.object_store()
     if rng is None:
+        start, end, status = 0, None, 200
         headers["Content-Length"] = str(f.size)
-        return Stream(
-            _stream(store, f.object_key, 0, None), status_code=200, media_type=f.content_type, headers=headers
-        )
-    assert isinstance(rng, tuple)
-    start, end = rng
-    headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
-    headers["Content-Length"] = str(end - start + 1)
-    return Stream(
-        _stream(store, f.object_key, start, end), status_code=206, media_type=f.content_type, headers=headers
-    )
+    else:
+        assert isinstance(rng, tuple)
+        start, end = rng
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
+        headers["Content-Length"] = str(end - start + 1)
+    body = _empty() if head else _stream(store, f.object_key, start, end)
+    return Stream(body, status_code=status, media_type=f.content_type, headers=headers)
 
 
 ROUTES: list[Any] = [

@@ -32,7 +32,7 @@ __all__ = ["FAST_PATHS", "ROUTES", "render_link", "render_version"]
 BASE = "/v2/handles/{handle:str}/links"
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson")
-MAX_IMPORT_BYTES = int(os.environ.get("GHARART_MAX_IMPORT_BYTES", str(1024 * 1024 * 1024)))
+DEFAULT_MAX_IMPORT_BYTES = 1024**3
 EXPORT_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery", "version",
                   "updatedAt", "health")
 
@@ -204,12 +204,13 @@ async def _spool(ctx: RequestContext) -> tuple[str, int]:
     """Write the body to a temporary file (never whole in memory); return its path and line count."""
     fd, path = tempfile.mkstemp(prefix="gharart-import-", suffix=".part")
     size = lines = 0
+    limit = int(ctx.settings.extra.get("GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
     try:
         with os.fdopen(fd, "wb") as fh:
             async for chunk in ctx.request.stream():
                 size += len(chunk)
-                if size > MAX_IMPORT_BYTES:
-                    raise TooLarge("body_too_large", f"An import is at most {MAX_IMPORT_BYTES} bytes.")
+                if size > limit:
+                    raise TooLarge("body_too_large", f"An import is at most {limit} bytes.")
                 lines += chunk.count(b"\n")
                 fh.write(chunk)
     except BaseException:
@@ -260,10 +261,10 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
-@get(BASE + "/bulk-import/{run_id:str}", tags=["links"])
-async def get_import_run(handle: str, run_id: str, ctx: RequestContext) -> Response[Any]:
+@get(BASE + "/bulk-import/{runId:str}", tags=["links"])
+async def get_import_run(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
-    run = await _svc(ctx).get_import_run(ctx.uow, access, run_id)
+    run = await _svc(ctx).get_import_run(ctx.uow, access, runId)
     return ctx.respond(render_import_run(run))
 
 
@@ -273,19 +274,19 @@ def _csv_line(cells: list[Any]) -> bytes:
     return buf.getvalue().encode()
 
 
-@get(BASE + "/bulk-import/{run_id:str}/errors.csv", tags=["links"])
-async def import_errors_csv(handle: str, run_id: str, ctx: RequestContext) -> Stream:
+@get(BASE + "/bulk-import/{runId:str}/errors.csv", tags=["links"])
+async def import_errors_csv(handle: str, runId: str, ctx: RequestContext) -> Stream:
     access = await ctx.access(handle)
     svc = _svc(ctx)
-    await svc.get_import_run(ctx.uow, access, run_id)
+    await svc.get_import_run(ctx.uow, access, runId)
 
     async def body() -> AsyncIterator[bytes]:
         yield _csv_line(["row", "slug", "destination", "tags", "rules", "redirectStatus", "code", "message"])
-        async for e in svc.iter_import_errors(access, run_id):
+        async for e in svc.iter_import_errors(access, runId):
             yield _error_line(e)
 
     return Stream(body(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{run_id}-errors.csv"', "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="{runId}-errors.csv"', "Cache-Control": "no-store"})
 
 
 def _error_line(e: ImportRowError) -> bytes:
@@ -312,7 +313,7 @@ def _export_json(link: Link, history: list[LinkVersion] | None) -> dict[str, Any
 async def export_links(handle: str, ctx: RequestContext) -> Stream:
     access = await ctx.access(handle)
     fmt = (_q(ctx, "format") or "csv").lower()
-    if fmt not in ("csv", "jsonl", "ndjson"):
+    if fmt not in ("csv", "jsonl", "ndjson", "json"):
         raise ValidationFailed(errors=[FieldError("format", "invalid_value", "format is csv or jsonl")])
     include_history = _bool_q(ctx, "includeHistory")
     svc = _svc(ctx)
@@ -357,10 +358,10 @@ async def start_health_check(handle: str, ctx: RequestContext) -> Response[Any]:
                        headers={"Location": f"/v2/handles/{handle}/links/health-check/{run.id}"})
 
 
-@get(BASE + "/health-check/{run_id:str}", tags=["links"])
-async def get_health_check(handle: str, run_id: str, ctx: RequestContext) -> Response[Any]:
+@get(BASE + "/health-check/{runId:str}", tags=["links"])
+async def get_health_check(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
-    run, results = await _svc(ctx).get_health_run(ctx.uow, access, run_id, _q(ctx, "classification"))
+    run, results = await _svc(ctx).get_health_run(ctx.uow, access, runId, _q(ctx, "classification"))
     return ctx.respond(render_health_run(run, results))
 
 

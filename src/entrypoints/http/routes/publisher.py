@@ -3,137 +3,32 @@
 DRF-router semantics (list, create, retrieve, update, partial update, delete) for
 ``publishing-records/`` and ``deployments/``, plus the root actions ``publish/``, ``retry/`` and
 ``status/``. Every answer is the unified envelope ``{success, data, message, errors, request_id}``
-in snake_case: the conversion lives here (explicit render functions + this router's own
-exception handlers), so the core stays shared with ``/v2``. Problems produced outside the router
-(throttles, idempotency, unknown routes) are rewritten into the envelope by :data:`FAST_PATHS`.
-See docs/decisions/publisher-envelope.md.
+in snake_case: the conversion lives in the entrypoint (explicit render functions here, this
+router's own exception handlers in :mod:`.publisher_envelope`), so the core stays shared with
+``/v2``. Problems produced outside the router (throttles, idempotency, unknown routes) are
+rewritten into the envelope by :data:`FAST_PATHS`. See docs/decisions/publisher-envelope.md.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
-import logging
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from litestar import Request, Response, Router, delete, get, patch, post, put
-from litestar.exceptions import HTTPException, MethodNotAllowedException, NotAuthorizedException, NotFoundException
+from litestar import Response, Router, delete, get, patch, post, put
 
 from gharart_core.publisher.deployments import DeploymentRecord
 from gharart_core.publisher.model import PublishingRecord
 from gharart_core.publisher.service import SiteSummary
 from gharart_core.shared.clock import format_ts
-from gharart_core.shared.errors import DomainError, ErrorKind, FieldError, NotFound, RateLimited, ValidationFailed
+from gharart_core.shared.errors import FieldError, ValidationFailed
 
 from ..context import RequestContext
+from .publisher_envelope import EXCEPTION_HANDLERS, PREFIX, envelope_fast_path, list_window, ok, paginated, query
+from .publisher_envelope import body as _body
 
-__all__ = ["FAST_PATHS", "PREFIX", "ROUTES", "deployment_records_service_for", "envelope", "publisher_service_for",
-           "render_deployment", "render_record", "webhook_transport"]
+__all__ = ["FAST_PATHS", "ROUTES", "render_deployment", "render_record", "render_summary"]
 
-log = logging.getLogger("gharart.http.publisher")
-
-PREFIX = "/api/v1/publisher"
-DEFAULT_PAGE_SIZE = 10
-MAX_PAGE_SIZE = 100
 _REDACTED = "********"
-
-STATUS_BY_KIND: dict[ErrorKind, int] = {
-    ErrorKind.BAD_REQUEST: 400,
-    ErrorKind.VALIDATION: 400,  # DRF answers validation errors with 400
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.GONE: 410,
-    ErrorKind.PRECONDITION_FAILED: 412,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.UNSUPPORTED_MEDIA: 415,
-    ErrorKind.PRECONDITION_REQUIRED: 428,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.UNAVAILABLE: 503,
-}
-
-
-# -- envelope ---------------------------------------------------------------------------------
-
-def envelope(data: Any = None, *, success: bool = True, message: str | None = None,
-             errors: Mapping[str, list[str]] | None = None, request_id: str | None = None) -> dict[str, Any]:
-    return {"success": success, "data": data, "message": message, "errors": errors, "request_id": request_id}
-
-
-def _bytes(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), default=str).encode()
-
-
-def _request_id(request: Request[Any, Any, Any]) -> str | None:
-    return request.scope.get("state", {}).get("request_id")  # type: ignore[no-any-return]
-
-
-def field_errors(errors: tuple[FieldError, ...] | list[FieldError]) -> dict[str, list[str]]:
-    """DRF shape: ``{field: [message, ...]}``; field-less errors go under ``non_field_errors``."""
-    out: dict[str, list[str]] = {}
-    for e in errors:
-        out.setdefault(e.field or "non_field_errors", []).append(e.message or e.code.replace("_", " "))
-    return out
-
-
-def error_response(request: Request[Any, Any, Any], status: int, code: str, detail: str, *,
-                   errors: dict[str, list[str]] | None = None,
-                   headers: dict[str, str] | None = None) -> Response[Any]:
-    hdrs = {"X-Error-Code": code, **(headers or {})}
-    if status == 401:
-        has_token = bool(request.headers.get("authorization"))
-        hdrs.setdefault("WWW-Authenticate",
-                        'Bearer realm="gharart", error="invalid_token"' if has_token else 'Bearer realm="gharart"')
-    state = request.scope.setdefault("state", {})
-    state["problem_code"] = code
-    st = state.get("gharart")
-    if st is not None:
-        st.problem_code = code
-    body = envelope(success=False, message=detail, errors=errors or {"detail": [detail]},
-                    request_id=_request_id(request))
-    return Response(content=_bytes(body), status_code=status, media_type="application/json", headers=hdrs)
-
-
-def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    status = STATUS_BY_KIND.get(exc.kind, 400)
-    headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(max(1, int(exc.retry_after)))
-    errors = field_errors(exc.errors) if exc.errors else None
-    detail = exc.detail
-    if isinstance(exc, ValidationFailed) and exc.errors and detail == exc.code.replace("_", " "):
-        detail = "Invalid input."
-    return error_response(request, status, exc.code, detail, errors=errors, headers=headers)
-
-
-def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, NotFoundException):
-        return error_response(request, 404, "not_found", "Not found.")
-    if isinstance(exc, MethodNotAllowedException):
-        return error_response(request, 405, "method_not_allowed", f'Method "{request.method}" not allowed.',
-                              headers=dict(exc.headers or {}))
-    if isinstance(exc, NotAuthorizedException):
-        return error_response(request, 401, "unauthenticated", "Authentication credentials were not provided.")
-    status = exc.status_code
-    detail = exc.detail if isinstance(exc.detail, str) and status < 500 else "A server error occurred."
-    return error_response(request, status, "bad_request" if status == 400 else "error", detail,
-                          headers=dict(exc.headers or {}))
-
-
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "internal_error", "A server error occurred; quote the request_id.")
-
-
-EXCEPTION_HANDLERS: dict[Any, Any] = {
-    DomainError: domain_error_handler,
-    HTTPException: http_error_handler,
-    Exception: unexpected_error_handler,
-}
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -208,173 +103,6 @@ def render_summary(s: SiteSummary, deployments: Mapping[str, Any] | None) -> dic
     }
 
 
-def ok(ctx: RequestContext, data: Any, *, status: int = 200, message: str | None = None) -> Response[Any]:
-    return ctx.respond(envelope(data, message=message, request_id=ctx.request_id), status=status)
-
-
-# -- query parsing ------------------------------------------------------------------------------
-
-def _query(ctx: RequestContext, name: str) -> str | None:
-    value = ctx.request.query_params.get(name)
-    return value if value not in (None, "") else None
-
-
-_NUMBER = re.compile(r"[0-9]{1,12}")
-
-
-def paging(ctx: RequestContext) -> tuple[int, int, int]:
-    """``(page, page_size, offset)`` as DRF's ``PageNumberPagination`` reads them: a bad
-    ``page_size`` falls back to the default and is capped at the maximum; a bad page is 404."""
-    size_raw = _query(ctx, "page_size")
-    size = DEFAULT_PAGE_SIZE
-    if size_raw is not None and _NUMBER.fullmatch(size_raw) and int(size_raw) > 0:
-        size = min(int(size_raw), MAX_PAGE_SIZE)
-    page_raw = _query(ctx, "page") or "1"
-    if page_raw == "last":
-        return -1, size, 0
-    # ASCII digits, bounded: "²".isdigit() is True and a 30-digit page overflows a SQL OFFSET.
-    if not _NUMBER.fullmatch(page_raw) or int(page_raw) < 1:
-        raise NotFound("invalid_page", "Invalid page.")
-    page = int(page_raw)
-    return page, size, (page - 1) * size
-
-
-def _page_url(ctx: RequestContext, page: int) -> str:
-    params = [(k, v) for k, v in ctx.request.query_params.multi_items() if k != "page"]
-    if page > 1:
-        params.append(("page", str(page)))
-    query = urlencode(params)
-    path = ctx.request.url.path.rstrip("/") + "/"  # DRF routes end with a slash
-    return f"{ctx.base_url}{path}" + (f"?{query}" if query else "")
-
-
-def paginated(ctx: RequestContext, results: list[dict[str, Any]], count: int, page: int, size: int
-              ) -> dict[str, Any]:
-    pages = max(1, -(-count // size))
-    if page > pages:
-        raise NotFound("invalid_page", "Invalid page.")
-    return {
-        "count": count,
-        "next": _page_url(ctx, page + 1) if page < pages else None,
-        "previous": _page_url(ctx, page - 1) if page > 1 else None,
-        "results": results,
-    }
-
-
-async def _list_window(ctx: RequestContext, fetch: Any) -> tuple[list[Any], int, int, int]:
-    """Run ``fetch(offset, limit)`` for the requested page (``page=last`` resolves the count first)."""
-    page, size, offset = paging(ctx)
-    if page == -1:
-        _, count = await fetch(0, 1)
-        page = max(1, -(-count // size))
-        offset = (page - 1) * size
-    items, count = await fetch(offset, size)
-    return list(items), count, page, size
-
-
-async def _body(ctx: RequestContext) -> Any:
-    body = await ctx.json(required=False)
-    return {} if body is None else body
-
-
-# -- services -----------------------------------------------------------------------------------
-
-def publisher_service_for(clock: Any, ids: Any, identity: Any, sites: Any, fetcher: Any) -> Any:
-    """The container's ``publisher_service``: destinations ``site`` (through the sites service)
-    and ``webhook`` (through the shared SSRF-guarded fetcher)."""
-    from gharart_core.publisher.destinations import FetcherTransport, SiteDestination, WebhookDestination
-    from gharart_core.publisher.service import PublisherService
-    from gharart_core.publisher.sites_bridge import SitesBridge
-
-    return PublisherService(clock, ids, identity, {
-        "site": SiteDestination(SitesBridge(sites)),
-        "webhook": WebhookDestination(webhook_transport(fetcher, FetcherTransport)),
-    })
-
-
-def deployment_records_service_for(clock: Any, ids: Any, publisher: Any, sites: Any) -> Any:
-    """The container's ``deployment_records_service``: the IGNY8 view over sites deployments."""
-    from gharart_core.publisher.deployments import DeploymentRecordService
-    from gharart_core.publisher.sites_bridge import SitesBridge
-
-    return DeploymentRecordService(clock, ids, publisher, SitesBridge(sites))
-
-
-def _accepts_body(fetcher: Any) -> bool:
-    try:
-        params = inspect.signature(fetcher.fetch).parameters
-    except (TypeError, ValueError):
-        return False
-    return "body" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
-def webhook_transport(fetcher: Any, fetcher_transport: Any) -> Any:
-    """The webhook transport for the container's fetcher: the ``Fetcher`` port itself when it can
-    send a body; for the httpx fetcher (GET/HEAD checks only) a POST through the same SSRF guard
-    (its per-hop check and address pinning); for scripted fakes, their ``fetch`` without a body."""
-    if fetcher is None:
-        return _NoFetcher()
-    if _accepts_body(fetcher):
-        return fetcher_transport(fetcher)
-    if hasattr(fetcher, "_target") and hasattr(fetcher, "_client"):
-        return _GuardedPost(fetcher)
-    return fetcher_transport(fetcher, send_body=False)
-
-
-class _GuardedPost:
-    """One POST through :class:`adapters.http.fetcher.HttpxFetcher`'s SSRF guard: the host is
-    resolved and checked (allowlist included) and the connection goes to the checked address;
-    no redirect is followed; at most 64 KiB of the answer is read."""
-
-    def __init__(self, fetcher: Any, timeout: float = 10.0) -> None:
-        self.fetcher = fetcher
-        self.timeout = timeout
-
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        import asyncio
-
-        import httpx
-
-        from gharart_core.publisher.ports import WebhookResponse
-
-        try:
-            async with asyncio.timeout(self.timeout):
-                target, extra, extensions = await self.fetcher._target(url)
-                request = self.fetcher._client.build_request(
-                    "POST", target, headers={"User-Agent": "GharartPublisher/1.0", **headers, **extra},
-                    content=body, extensions=extensions)
-                response = await self.fetcher._client.send(request, stream=True)
-                try:
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size >= 65536:
-                            break
-                    text = b"".join(chunks)[:65536].decode("utf-8", "replace")
-                finally:
-                    await response.aclose()
-                return WebhookResponse(response.status_code, None, text)
-        except TimeoutError:
-            return WebhookResponse(None, "timeout")
-        except httpx.TimeoutException:
-            return WebhookResponse(None, "timeout")
-        except httpx.TransportError:
-            return WebhookResponse(None, "connection_error")
-        except Exception as exc:
-            kind = getattr(exc, "kind", None)
-            if not isinstance(kind, str):
-                raise
-            return WebhookResponse(None, kind)
-
-
-class _NoFetcher:
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        from gharart_core.publisher.ports import WebhookResponse
-
-        return WebhookResponse(None, "no outbound fetcher is configured")
-
-
 def _publisher(ctx: RequestContext) -> Any:
     return ctx.container.publisher_service()
 
@@ -411,12 +139,12 @@ async def list_records(ctx: RequestContext, page: str | None = None, page_size: 
 
     async def fetch(offset: int, limit: int) -> Any:
         return await svc.list_records(
-            ctx.uow, principal, site_id=_query(ctx, "site_id"), sector_id=_query(ctx, "sector_id"),
-            account_id=_query(ctx, "account_id"), status=_query(ctx, "status"),
-            destination=_query(ctx, "destination"), content_id=_query(ctx, "content_id"),
+            ctx.uow, principal, site_id=query(ctx, "site_id"), sector_id=query(ctx, "sector_id"),
+            account_id=query(ctx, "account_id"), status=query(ctx, "status"),
+            destination=query(ctx, "destination"), content_id=query(ctx, "content_id"),
             offset=offset, limit=limit)
 
-    items, count, page, size = await _list_window(ctx, fetch)
+    items, count, page, size = await list_window(ctx, fetch)
     return ok(ctx, paginated(ctx, [render_record(ctx, r) for r in items], count, page, size))
 
 
@@ -505,7 +233,7 @@ async def status_summary(ctx: RequestContext, site_id: str | None = None,
                          sector_id: str | None = None) -> Response[Any]:
     """Per site: publishing record counts by status, last publish, live deployment, deployment counts."""
     principal = await ctx.principal()
-    site_id, sector_id = _query(ctx, "site_id"), _query(ctx, "sector_id")
+    site_id, sector_id = query(ctx, "site_id"), query(ctx, "sector_id")
     sites = await _publisher(ctx).summary(ctx.uow, principal, site_id=site_id, sector_id=sector_id)
     deployments = await _deployments(ctx).summary(ctx.uow, principal, [s.site_id for s in sites])
     return ok(ctx, {"count": len(sites), "results": [render_summary(s, deployments) for s in sites]})
@@ -522,11 +250,11 @@ async def list_deployments(ctx: RequestContext, page: str | None = None, page_si
     svc = _deployments(ctx)
 
     async def fetch(offset: int, limit: int) -> Any:
-        return await svc.list(ctx.uow, principal, site_id=_query(ctx, "site_id"),
-                              sector_id=_query(ctx, "sector_id"), account_id=_query(ctx, "account_id"),
-                              status=_query(ctx, "status"), offset=offset, limit=limit)
+        return await svc.list(ctx.uow, principal, site_id=query(ctx, "site_id"),
+                              sector_id=query(ctx, "sector_id"), account_id=query(ctx, "account_id"),
+                              status=query(ctx, "status"), offset=offset, limit=limit)
 
-    items, count, page, size = await _list_window(ctx, fetch)
+    items, count, page, size = await list_window(ctx, fetch)
     return ok(ctx, paginated(ctx, [render_deployment(ctx, d) for d in items], count, page, size))
 
 
@@ -584,76 +312,5 @@ router = Router(
 ROUTES: list[Any] = [router]
 
 
-# -- the envelope for answers made outside the router -------------------------------------------
 
-def _problem_to_envelope(raw: bytes, request_id: str | None) -> tuple[bytes, int | None]:
-    """Rewrite an RFC 9457 problem (from the middleware or the global handler) as an envelope."""
-    try:
-        problem = json.loads(raw)
-    except ValueError:
-        problem = {}
-    if not isinstance(problem, dict):
-        problem = {}
-    detail = str(problem.get("detail") or problem.get("title") or "Error")
-    status = problem.get("status")
-    errors: dict[str, list[str]] = {}
-    for item in problem.get("errors") or []:
-        if isinstance(item, dict):
-            errors.setdefault(str(item.get("field") or "non_field_errors"), []).append(
-                str(item.get("message") or item.get("code") or "invalid"))
-    body = envelope(success=False, message=detail, errors=errors or {"detail": [detail]},
-                    request_id=problem.get("requestId") or request_id)
-    new_status = 400 if status == 422 and problem.get("code") == "validation_failed" else None
-    return _bytes(body), new_status
-
-
-class _EnvelopeSend:
-    def __init__(self, send: Any, scope: dict[str, Any]) -> None:
-        self.send = send
-        self.scope = scope
-        self.start: dict[str, Any] | None = None
-        self.chunks: list[bytes] = []
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            ctype = next((v for k, v in message.get("headers", []) if k.lower() == b"content-type"), b"")
-            if ctype.split(b";")[0].strip() == b"application/problem+json":
-                self.start = message
-                return
-            await self.send(message)
-            return
-        if message["type"] == "http.response.body" and self.start is not None:
-            self.chunks.append(message.get("body", b""))
-            if message.get("more_body"):
-                return
-            rid = self.scope.get("state", {}).get("request_id")
-            body, new_status = _problem_to_envelope(b"".join(self.chunks), rid)
-            headers = [(k, v) for k, v in self.start.get("headers", [])
-                       if k.lower() not in (b"content-type", b"content-length")]
-            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            start = dict(self.start, headers=headers)
-            if new_status is not None:
-                start["status"] = new_status
-            self.start = None
-            await self.send(start)
-            await self.send({"type": "http.response.body", "body": body})
-            return
-        await self.send(message)
-
-
-def _envelope_path(runtime: Any, litestar: Any) -> Any:
-    from ..middleware import GharartMiddleware
-
-    inner = GharartMiddleware(litestar, runtime)
-
-    async def fast(scope: dict[str, Any], receive: Any, send: Any) -> bool:
-        path = scope.get("path", "")
-        if scope.get("type") != "http" or not (path == "/api/v1" or path.startswith("/api/v1/")):
-            return False
-        await inner(scope, receive, _EnvelopeSend(send, scope))
-        return True
-
-    return fast
-
-
-FAST_PATHS: list[Any] = [_envelope_path]
+FAST_PATHS: list[Any] = [envelope_fast_path]

@@ -15,7 +15,7 @@ from gharart_core.sites.archive import ARCHIVE_TYPES
 from gharart_core.sites.model import Deployment, FunctionBinding, ServedPage, Site, Submission
 
 from ..context import RequestContext
-from ..hosts import make_host_fast_path
+from ..hosts import make_host_fast_path, make_profile_fast_path
 from ..render import parse_limit, ts
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_binding", "render_deployment", "render_site"]
@@ -118,9 +118,7 @@ async def create_deployment(
         dep, required = await svc.create_deployment(ctx.uow, access, await ctx.json())
     await ctx.quota(handle, "deployments", 1)
     body = await _dep_json(ctx, access, dep.id, required=required)
-    return ctx.respond(
-        body, 201, headers={"Location": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{dep.id}"}
-    )
+    return ctx.respond(body, 201, headers={"Location": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{dep.id}"})
 
 
 @get(f"{BASE}/site-deployments", tags=["sites"])
@@ -158,8 +156,19 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
         from gharart_core.shared.errors import TooLarge
 
         raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
-    dep = await svc.upload_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
-    return ctx.respond(await _dep_json(ctx, access, dep.id, required=sorted(dep.missing)))
+    res = await svc.receive_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+    # a small answer on purpose: a 2,000-file deploy makes 2,000 of these
+    return ctx.respond(
+        {
+            "id": res.deployment_id,
+            "handle": handle,
+            "status": res.status.value,
+            "missingBlobs": res.missing_blobs,
+            "sha256": res.sha256,
+            "size": res.size,
+            "previewUrl": f"{ctx.base_url}/v2/handles/{handle}/site-deployments/{res.deployment_id}/preview",
+        }
+    )
 
 
 @post(f"{BASE}/site-deployments/{{deployment_id:str}}/promote", status_code=200, tags=["sites"])
@@ -207,7 +216,12 @@ def _check_raw_path(ctx: RequestContext) -> None:
 def _page_response(page: ServedPage, method: str) -> Response[Any]:
     body = b"" if method == "HEAD" or page.status == 304 else page.body
     headers = dict(page.headers)
-    return Response(content=body, status_code=page.status, media_type=page.content_type, headers=headers)
+    if method == "HEAD" and page.status == 200:
+        headers["Content-Length"] = str(len(page.body))  # what a GET would send
+    media_type = page.content_type
+    if media_type.startswith("text/") and media_type.lower().endswith("; charset=utf-8"):
+        media_type = media_type[: -len("; charset=utf-8")]  # Litestar appends the charset of text/* itself
+    return Response(content=body, status_code=page.status, media_type=media_type, headers=headers)
 
 
 async def _preview(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
@@ -264,6 +278,14 @@ async def patch_site(handle: str, ctx: RequestContext) -> Response[Any]:
     return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
 
 
+@post(f"{BASE}/site/hostnames/{{hostname:str}}/verify", status_code=200, tags=["sites"])
+async def verify_hostname(handle: str, hostname: str, ctx: RequestContext) -> Response[Any]:
+    """Admin: verify a custom hostname (TXT record `_gharart.<hostname>` = its verificationToken)."""
+    access = await ctx.access(handle)
+    site = await _svc(ctx).verify_hostname(ctx.uow, access, hostname)
+    return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
+
+
 @put(f"{BASE}/site-mode", tags=["sites"])
 async def put_site_mode(handle: str, ctx: RequestContext) -> Response[Any]:
     """`{mode, expectedModeVersion, message, redirectUrl?}`; effective on the very next request."""
@@ -310,9 +332,7 @@ async def list_submissions(
 ) -> Response[Any]:
     """Form-capture submissions of one binding, newest first."""
     access = await ctx.access(handle)
-    pg = await _svc(ctx).list_submissions(
-        ctx.uow, access, binding_id, cursor=cursor, limit=parse_limit(limit)
-    )
+    pg = await _svc(ctx).list_submissions(ctx.uow, access, binding_id, cursor=cursor, limit=parse_limit(limit))
     return ctx.respond({"items": [render_submission(s) for s in pg.items], "nextCursor": pg.next_cursor})
 
 
@@ -350,9 +370,7 @@ async def serve_profile(handle: str, path: str, ctx: RequestContext) -> Response
     return _page_response(page, method)
 
 
-@route(
-    "/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
-)
+@route("/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
 async def profile_index(handle: str, ctx: RequestContext) -> Response[Any]:
     """The public site's home page: site mode, then bound functions, then the live files."""
     return await serve_profile(handle, "index.html", ctx)
@@ -369,9 +387,7 @@ async def profile_bare(handle: str, ctx: RequestContext) -> Response[Any]:
     return await serve_profile(handle, "", ctx)
 
 
-@route(
-    "/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[]
-)
+@route("/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
 async def profile_path(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
     """Any path of the public site (`ETag`, `If-None-Match`, `X-Gharart-Deployment`)."""
     return await serve_profile(handle, path, ctx)
@@ -388,6 +404,7 @@ ROUTES: list[Any] = [
     preview_path,
     get_site,
     patch_site,
+    verify_hostname,
     put_site_mode,
     create_binding,
     list_bindings,
@@ -396,4 +413,5 @@ ROUTES: list[Any] = [
     profile_bare,
     profile_path,
 ]
-FAST_PATHS: list[Any] = [make_host_fast_path]
+# order matters: the Host rewrite first, then the profile fast path sees the rewritten path
+FAST_PATHS: list[Any] = [make_host_fast_path, make_profile_fast_path]
