@@ -35,7 +35,7 @@ class Seed:
     def path_values(self) -> dict[str, str]:
         return {
             "handle": self.handle, "slug": self.slug, "deployment_id": self.deployment_id,
-            "file_id": self.file_id, "share_id": self.share_id, "run_id": self.run_id,
+            "file_id": self.file_id, "share_id": self.share_id, "run_id": self.run_id, "runId": self.run_id,
             "report_id": self.report_id, "escalation_id": self.escalation_id, "member_id": self.member_id,
             "token_id": self.token_id, "path": self.page_path, "binding_id": self.binding_id,
             "sha256": self.sha256, "hostname": f"{self.handle}.localhost",

@@ -190,7 +190,7 @@ QUERIES: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {
     ("GET", f"{_H}/links/{{slug}}/history"): [("diff", _STR), *_PAGE],
     ("POST", f"{_H}/links/bulk-import"): [("mode", {"enum": ["dryRun", "atomic", "partial"]})],
     ("GET", f"{_H}/links/export"): [("format", {"enum": ["csv", "jsonl"]}), ("includeHistory", _BOOL)],
-    ("GET", f"{_H}/links/health-check/{{run_id}}"): [("classification", _STR)],
+    ("GET", f"{_H}/links/health-check/{{runId}}"): [("classification", _STR)],
     ("GET", f"{_H}/files"): [("mode", _STR), ("expired", _STR), ("tag", _STR), *_PAGE],
     ("GET", f"{_H}/files/{{file_id}}/shares"): _PAGE,
     ("GET", f"{_H}/files/{{file_id}}/access-log"): _PAGE,
@@ -204,7 +204,7 @@ _CSV = {"text/csv": {"schema": _STR}}
 SUCCESS_CONTENT: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/l/{handle}/{slug}"): None,
     ("GET", f"{_H}/links/export"): {**_CSV, "application/x-ndjson": {"schema": _STR}},
-    ("GET", f"{_H}/links/bulk-import/{{run_id}}/errors.csv"): _CSV,
+    ("GET", f"{_H}/links/bulk-import/{{runId}}/errors.csv"): _CSV,
     ("GET", "/v2/public/files/{file_id}"): _ANY,
     ("GET", "/metrics"): {"text/plain": {"schema": _STR}},
 }
