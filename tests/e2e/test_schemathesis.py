@@ -109,6 +109,10 @@ def _to_httpx(kw: dict[str, Any]) -> dict[str, Any]:
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Env]:
     e = _Env(request.param, tmp_path_factory.mktemp("schemathesis"))
     yield e
+    stats = os.environ.get("SCHEMATHESIS_STATS")
+    if stats:  # requests sent per backend, for docs/reliability.md
+        with open(stats, "a") as fh:
+            fh.write(f"{request.param} operations={len(OPERATIONS)} requests={e.requests}\n")
     e.close()
 
 
