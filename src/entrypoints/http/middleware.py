@@ -38,6 +38,8 @@ log = logging.getLogger("gharart.http")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FINGERPRINT_BYTES = 1024 * 1024
 LOCK_LEASE = timedelta(minutes=5)
+# Paths whose GET-only routes also answer HEAD (served files and previews declare HEAD themselves).
+_HEAD_AS_GET = ("/v2/", "/api/v1/", "/healthz", "/readyz", "/metrics", "/schema")
 FastPath = Callable[[dict[str, Any], Any, Any], Awaitable[bool]]
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -70,6 +72,26 @@ def _multipart_boundary(content_type: str | None) -> bytes | None:
 
 def _is_api(path: str) -> bool:
     return path.startswith("/v2/") or path.startswith("/api/v1/")
+
+
+def _one_charset(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Litestar appends `; charset=utf-8` to every text/* media type, even one that names its charset
+    already (`text/html; charset=utf-8; charset=utf-8`): keep the first."""
+    out = headers
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == b"content-type" and v.lower().count(b"charset=") > 1:
+            parts = [p.strip() for p in v.split(b";")]
+            seen = False
+            kept = []
+            for part in parts:
+                if part.lower().startswith(b"charset="):
+                    if seen:
+                        continue
+                    seen = True
+                kept.append(part)
+            out = list(headers)
+            out[i] = (k, b"; ".join(kept))
+    return out
 
 
 class _Captured:
@@ -211,8 +233,46 @@ class GharartMiddleware:
         return rate_limit_headers(limit, left, (limit.burst - left) / limit.per_second)
 
     # -- reads -------------------------------------------------------------
+    async def _head(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
+                    extra: list[tuple[bytes, bytes]]) -> int:
+        """HEAD on a GET-only route answers like GET without the body (RFC 9110 §9.3.2) instead of 405."""
+        captured = _Captured()
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                captured.start = message
+
+        def no_body() -> Receive:
+            # An empty request, then "disconnected": a streamed GET body stops after its start message.
+            sent = [False]
+
+            async def receive_() -> dict[str, Any]:
+                if not sent[0]:
+                    sent[0] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                return {"type": "http.disconnect"}
+            return receive_
+
+        await self.app(scope, no_body(), capture)
+        if captured.status == 405:
+            captured = _Captured()
+            await self.app({**scope, "method": "GET"}, no_body(), capture)
+        if captured.status < 400:
+            try:
+                await st.uow.commit()
+            except Exception:
+                log.exception("commit failed on read")
+        else:
+            await st.uow.rollback()
+        await send({"type": "http.response.start", "status": captured.status,
+                    "headers": _one_charset(captured.headers()) + extra})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return captured.status
+
     async def _read(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
                     extra: list[tuple[bytes, bytes]]) -> int:
+        if scope["method"] == "HEAD" and scope.get("path", "").startswith(_HEAD_AS_GET):
+            return await self._head(scope, receive, send, st, extra)
         status = [500]
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -226,7 +286,7 @@ class GharartMiddleware:
                 else:
                     await st.uow.rollback()
                 message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + extra
+                message["headers"] = _one_charset(list(message.get("headers", []))) + extra
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -266,7 +326,7 @@ class GharartMiddleware:
 
     async def _send_captured(self, send: Send, captured: _Captured, extra: list[tuple[bytes, bytes]],
                              replayed: bool = False) -> None:
-        headers = captured.headers() + extra
+        headers = _one_charset(captured.headers()) + extra
         if replayed:
             headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": captured.status, "headers": headers})
@@ -312,7 +372,7 @@ class GharartMiddleware:
             decision = decide(existing, fingerprint, now)
             if decision is Decision.PROCEED:
                 record = IdempotencyRecord(actor, route, key, fingerprint, IdempotencyState.IN_FLIGHT, now,
-                                           now + IDEMPOTENCY_TTL, now + LOCK_LEASE)
+                                           now + IDEMPOTENCY_TTL, now + self._lease())
                 if not await uow.idempotency.reserve(record, replace=existing is not None):
                     decision = Decision.IN_PROGRESS
                 else:
@@ -367,6 +427,10 @@ class GharartMiddleware:
                     await uow.commit()
         await self._send_captured(send, captured, extra)
         return status
+
+    def _lease(self) -> timedelta:
+        seconds = getattr(self.rt.settings, "idempotency_lease_s", None)
+        return timedelta(seconds=seconds) if seconds else LOCK_LEASE
 
     async def _release(self, actor: str, route: str, key: str) -> None:
         try:

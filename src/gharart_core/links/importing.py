@@ -339,7 +339,7 @@ class NdjsonRowParser:
             self._row += 1
             try:
                 value = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield RawRow(self._row, {}, ("malformed_row", "the line is not valid JSON"))
                 continue
             if not isinstance(value, dict):
@@ -452,7 +452,7 @@ def row_to_fields(raw: RawRow, *, csv_cells: bool, simple: bool = True) -> tuple
             if cell:
                 try:
                     body["rules"] = json.loads(cell)
-                except ValueError:
+                except (ValueError, RecursionError):
                     errs.add("rules", "invalid_json", "the rules cell is not valid JSON")
             else:
                 body["rules"] = []

@@ -15,7 +15,7 @@ __all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "normalise_destinati
 
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
-_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _FORBIDDEN_RE = re.compile("[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff\\\\]")
 _NEEDS_QUOTING_RE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]")
 

@@ -18,7 +18,7 @@ __all__ = ["MAX_CONTENT_CHARS", "FetcherTransport", "SiteDestination", "WebhookD
 
 MAX_CONTENT_CHARS = 1_000_000
 _URL_MAX = 2048
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "content-type", "idempotency-key", "transfer-encoding",
                                "connection"})
 

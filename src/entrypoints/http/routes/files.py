@@ -276,7 +276,7 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
     raw = await ctx.body_bytes(16 * 1024)
     try:
         body = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if body is None:
         raise BadRequest("malformed_body", 'Send a JSON body: {"email": "you@example.com"}.')
