@@ -229,6 +229,9 @@ def _path_params(path: str) -> list[dict[str, Any]]:
 def _fix_operation(method: str, path: str, op: dict[str, Any]) -> None:
     key = (method.upper(), path)
     params = op.setdefault("parameters", [])
+    for p in params:
+        if p.get("in") == "query" and p.get("name") == "limit":  # parsed by the handler, always 1..500
+            p["schema"] = {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}
     have = {(p.get("in"), p.get("name")) for p in params}
     for name, schema in QUERIES.get(key, []):
         if ("query", name) not in have:
@@ -346,7 +349,13 @@ def complete_openapi(doc: dict[str, Any], routes: list[tuple[str, set[str]]]) ->
         for method, op in entry.items():
             if method in _METHODS and isinstance(op, dict):
                 _fix_operation(method, path, op)
+                if path.startswith(_ANONYMOUS_PREFIXES) or path in _ANONYMOUS_PATHS:
+                    op["security"] = [{}]  # no credential needed (one may still be sent)
     return doc
+
+
+_ANONYMOUS_PREFIXES = ("/v2/public/", "/_edge/", "/l/", "/profiles/")
+_ANONYMOUS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/schema/openapi.json"})
 
 
 class GharartJsonRenderPlugin(JsonRenderPlugin):
