@@ -181,7 +181,8 @@ class S3ObjectStore:
                     if upload is None:
                         meta = {"sha256": expected} if expected else {}
                         upload = await _MultipartUpload.start(await self._client(), self.bucket, full, meta)
-                    part = bytes(buf[:part_size])
+                    with memoryview(buf) as view:
+                        part = bytes(view[:part_size])
                     del buf[:part_size]
                     await upload.add_part(part)
             hexdigest = digest.hexdigest()
