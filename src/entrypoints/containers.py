@@ -58,7 +58,7 @@ def memory_uow_factory(state: MemoryState) -> Callable[..., MemoryUnitOfWork]:
     return make
 
 
-def object_store_from_url(url: str) -> Any:
+def object_store_from_url(url: str, env: Any = None) -> Any:
     if url.startswith("memory://"):
         return MemoryObjectStore()
     if url.startswith("file://"):
@@ -66,9 +66,9 @@ def object_store_from_url(url: str) -> Any:
 
         return FilesystemObjectStore(Path(url[len("file://"):]))
     if url.startswith("s3://"):
-        from adapters.objectstore.s3 import S3ObjectStore  # type: ignore[import-not-found]
+        from adapters.objectstore.s3 import S3ObjectStore
 
-        return S3ObjectStore.from_url(url)
+        return S3ObjectStore.from_url(url, env=env)  # GHARART_S3_* settings
     raise ValueError(f"unsupported GHARART_OBJECT_STORE {url!r}")
 
 
@@ -173,7 +173,8 @@ class SqlGateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     database = providers.Singleton(Database, url=settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
-    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store)
+    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store,
+                                       settings.provided.extra)
     mailer = providers.Singleton(mailer_from_settings, settings)
 
 
