@@ -263,3 +263,7 @@ def main() -> None:
         sys.exit(EXIT_DOMAIN)
 
 
+
+
+if __name__ == "__main__":
+    main()

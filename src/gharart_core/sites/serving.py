@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..shared.errors import BadRequest, Conflict, NotFound, Unauthenticated
-from .model import SERVABLE, Deployment, FunctionBinding, ManifestEntry, ServedPage, Submission
+from .model import SERVABLE, Deployment, DeploymentStatus, FunctionBinding, ManifestEntry, ServedPage, Submission
 from .ports import FunctionCall, SitesUoW
 
 __all__ = [
@@ -129,7 +129,7 @@ class ServingMixin:
         if data is not None:
             self._blobs.move_to_end(key)
             return data
-        from .service import blob_key  # late: service imports this module
+        from .base import blob_key  # late: base imports this module
 
         try:
             data = bytes(await self.store.get_bytes(blob_key(handle, entry.sha256)))
@@ -228,14 +228,17 @@ class ServingMixin:
         if dep is None:
             raise NotFound("deployment_not_found", f"Deployment `{deployment_id}` was not found.")
         if dep.status not in SERVABLE:
-            missing = [{"path": p, "sha256": s} for p, s in dep.missing_paths()]
+            # a failed deployment will never get its blobs: its `reason` says why (SPEC A.3)
+            failed = dep.status is DeploymentStatus.FAILED
+            missing = [] if failed else [{"path": p, "sha256": s} for p, s in dep.missing_paths()]
             extra: dict[str, Any] = {"missing": missing, "status": dep.status.value}
             detail = f"Deployment `{dep.id}` is `{dep.status.value}`: " + (
                 f"{len(missing)} file(s) not uploaded yet." if missing else "not deployed."
             )
-            if dep.failed_reason:
-                extra["reason"] = dep.failed_reason
-                detail = f"Deployment `{dep.id}` failed: {dep.failed_reason}"
+            if failed or dep.failed_reason:
+                reason = dep.failed_reason or "the deployment failed"
+                extra["reason"] = reason
+                detail = f"Deployment `{dep.id}` failed: {reason}"
             raise Conflict("artifact_missing", detail, extra=extra)
         rel = await self._release(uow, dep, handle, dep.id)
         assert rel is not None

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 1000
-_CTYPE_RE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
+_CTYPE_RE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*\Z")
 
 
 @attrs.frozen
@@ -51,6 +51,13 @@ class ModeChange:
 class SitePatch:
     require_replay_gate: bool | None = None
     hostnames: tuple[str, ...] | None = None
+    expected_mode_version: int | None = None
+    # read-only fields of the site answer sent back: accepted only unchanged
+    echoed: tuple[tuple[str, Any], ...] = ()
+
+
+# fields of the site answer a client may send back unchanged (GET, edit, PATCH): ignored
+_SITE_READ_ONLY = ("handle", "mode", "modeVersion", "liveDeploymentId", "redirectUrl")
 
 
 def require_object(body: Any) -> dict[str, Any]:
@@ -153,7 +160,7 @@ def parse_binding(body: Any, registry: FunctionRegistry) -> BindingSpec:
 
 
 def parse_create(
-    body: Any, registry: FunctionRegistry, *, max_files: int
+    body: Any, registry: FunctionRegistry, *, max_files: int, max_blob_bytes: int | None = None
 ) -> tuple[dict[str, ManifestEntry], str | None, list[BindingSpec]]:
     body = require_object(body)
     errors: list[FieldError] = []
@@ -186,6 +193,8 @@ def parse_create(
             size = entry.get("size", 0)
             if type(size) is not int or size < 0:
                 errors.append(FieldError(f + ".size", "invalid_type", "a non-negative integer"))
+            elif max_blob_bytes is not None and size > max_blob_bytes:
+                errors.append(FieldError(f + ".size", "too_large", f"a file is at most {max_blob_bytes} bytes"))
             ctype = entry.get("contentType")
             if ctype is not None and (not isinstance(ctype, str) or len(ctype) > 200 or not _CTYPE_RE.match(ctype)):
                 errors.append(FieldError(f + ".contentType", "invalid_content_type", "a media type"))
@@ -269,8 +278,11 @@ def parse_site_patch(body: Any) -> SitePatch:
     body = require_object(body)
     errors: list[FieldError] = []
     for key in body:
-        if key not in ("requireReplayGate", "hostnames"):
+        if key not in ("requireReplayGate", "hostnames", "expectedModeVersion", *_SITE_READ_ONLY):
             errors.append(FieldError(key, "unknown_field", f"`{key}` cannot be changed here"))
+    expected = body.get("expectedModeVersion")
+    if expected is not None and (type(expected) is not int or expected < 0):
+        errors.append(FieldError("expectedModeVersion", "invalid_type", "an integer"))
     gate = body.get("requireReplayGate")
     if "requireReplayGate" in body and type(gate) is not bool:
         errors.append(FieldError("requireReplayGate", "invalid_type", "a boolean"))
@@ -290,7 +302,9 @@ def parse_site_patch(body: Any) -> SitePatch:
                     out.append(norm)
             hosts = tuple(out)
     _fail(errors)
-    return SitePatch(gate if "requireReplayGate" in body else None, hosts)
+    echoed = tuple((k, body[k]) for k in _SITE_READ_ONLY if k in body)
+    return SitePatch(gate if "requireReplayGate" in body else None, hosts,
+                     expected if type(expected) is int else None, echoed)
 
 
 def bad_body() -> BadRequest:

@@ -24,8 +24,18 @@ from gharart_core.links.service import build_facts
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import FieldError, NotFound, TooLarge, UnsupportedMedia, ValidationFailed
 
+from ...settings import int_setting
 from ..context import RequestContext
 from ..render import page, parse_limit
+from .links_openapi import (
+    HEALTH_CHECK_BODY,
+    IMPORT_BODY,
+    LINK_CREATE_BODY,
+    LINK_UPDATE_BODY,
+    ROLLBACK_BODY,
+    ROUTE_PREVIEW_BODY,
+    documented_body,
+)
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_link", "render_version"]
 
@@ -33,6 +43,7 @@ BASE = "/v2/handles/{handle:str}/links"
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson")
 DEFAULT_MAX_IMPORT_BYTES = 1024**3
+
 EXPORT_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery", "version",
                   "updatedAt", "health")
 
@@ -114,7 +125,7 @@ def _bool_q(ctx: RequestContext, name: str) -> bool:
 
 # -- CRUD -------------------------------------------------------------------------------------
 
-@post(BASE, status_code=201, tags=["links"])
+@post(BASE, status_code=201, tags=["links"], operation_class=documented_body(LINK_CREATE_BODY))
 async def create_link(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -140,7 +151,7 @@ async def get_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@patch(BASE + "/{slug:str}", tags=["links"])
+@patch(BASE + "/{slug:str}", tags=["links"], operation_class=documented_body(LINK_UPDATE_BODY))
 async def update_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -171,7 +182,8 @@ async def link_history(handle: str, slug: str, ctx: RequestContext) -> Response[
     return ctx.respond(page(result, render_version))
 
 
-@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"],
+      operation_class=documented_body(ROLLBACK_BODY))
 async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -180,7 +192,8 @@ async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"],
+      operation_class=documented_body(ROUTE_PREVIEW_BODY))
 async def route_preview(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)
@@ -204,7 +217,7 @@ async def _spool(ctx: RequestContext) -> tuple[str, int]:
     """Write the body to a temporary file (never whole in memory); return its path and line count."""
     fd, path = tempfile.mkstemp(prefix="gharart-import-", suffix=".part")
     size = lines = 0
-    limit = int(ctx.settings.extra.get("GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
+    limit = int_setting(ctx.settings.extra, "GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES)
     try:
         with os.fdopen(fd, "wb") as fh:
             async for chunk in ctx.request.stream():
@@ -225,7 +238,7 @@ async def _file_chunks(path: str, size: int = 256 * 1024) -> AsyncIterator[bytes
             yield chunk
 
 
-@post(BASE + "/bulk-import", status_code=200, tags=["links"])
+@post(BASE + "/bulk-import", status_code=200, tags=["links"], operation_class=documented_body(IMPORT_BODY))
 async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     svc = _svc(ctx)
@@ -234,6 +247,9 @@ async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     path, lines = await _spool(ctx)
     try:
         if lines > ctx.settings.import_sync_rows + 1:
+            if mode != "dryRun":
+                # a job's outcome is not known yet: its data rows count up front (SPEC §3 quotas)
+                await ctx.quota(handle, "link_writes", max(lines - 1 if fmt == "csv" else lines, 0))
             spooled = path
             run = await svc.start_import_job(ctx.uow, access, lambda: _file_chunks(spooled), fmt=fmt, mode=mode,
                                              cleanup=lambda: _unlink(spooled))
@@ -265,7 +281,13 @@ def _unlink(path: str) -> None:
 async def get_import_run(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     run = await _svc(ctx).get_import_run(ctx.uow, access, runId)
-    return ctx.respond(render_import_run(run))
+    out = render_import_run(run)
+    # the stored rows of a run are its failed ones (as when a POST lists over 1,000 rows)
+    failed = await ctx.uow.links.import_errors(run.id, after_row=0, limit=1000)
+    out["rows"] = [{"row": e.row, "slug": e.slug, "outcome": "failed", "code": e.code, "message": e.message}
+                   for e in failed]
+    out["rowsTruncated"] = len(failed) < (run.total or 0)
+    return ctx.respond(out)
 
 
 def _csv_line(cells: list[Any]) -> bytes:
@@ -285,7 +307,7 @@ async def import_errors_csv(handle: str, runId: str, ctx: RequestContext) -> Str
         async for e in svc.iter_import_errors(access, runId):
             yield _error_line(e)
 
-    return Stream(body(), media_type="text/csv; charset=utf-8", headers={
+    return Stream(body(), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{runId}-errors.csv"', "Cache-Control": "no-store"})
 
 
@@ -341,7 +363,7 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
         if buf:
             yield b"".join(buf)
 
-    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     ext = "csv" if fmt == "csv" else "jsonl"
     return Stream(body(), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{handle}-links.{ext}"', "Cache-Control": "no-store"})
@@ -349,7 +371,8 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
 
 # -- health checks ----------------------------------------------------------------------------
 
-@post(BASE + "/health-check", status_code=202, tags=["links"])
+@post(BASE + "/health-check", status_code=202, tags=["links"],
+      operation_class=documented_body(HEALTH_CHECK_BODY))
 async def start_health_check(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)
@@ -409,7 +432,7 @@ def not_found_response(accept: str | None, request_id: str | None) -> Response[A
     if accept and "text/html" in accept:
         html = ("<!doctype html><html><head><meta charset=utf-8><title>Link not found</title></head>"
                 "<body><h1>Link not found</h1><p>This short link does not exist or was removed.</p></body></html>")
-        return Response(content=html.encode(), status_code=404, media_type="text/html; charset=utf-8",
+        return Response(content=html.encode(), status_code=404, media_type="text/html",
                         headers={"Cache-Control": "private, max-age=0"})
     raise NotFound("link_not_found", "This short link does not exist or was removed.")
 

@@ -151,12 +151,16 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
     """Upload one blob; the digest is verified while streaming. Completes waiting deployments."""
     access = await ctx.access(handle)
     svc = _svc(ctx)
+    from gharart_core.shared.errors import TooLarge
+
+    too_large = TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
     declared = ctx.request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > svc.limits.max_blob_bytes:
-        from gharart_core.shared.errors import TooLarge
-
-        raise TooLarge("body_too_large", f"A blob is at most {svc.limits.max_blob_bytes} bytes.")
-    res = await svc.receive_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+        raise too_large
+    try:
+        res = await svc.receive_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+    except TooLarge as exc:  # a chunked body found too large while streaming: same answer (A.1)
+        raise too_large from exc
     # a small answer on purpose: a 2,000-file deploy makes 2,000 of these
     return ctx.respond(
         {
@@ -274,7 +278,7 @@ async def get_site(handle: str, ctx: RequestContext) -> Response[Any]:
 async def patch_site(handle: str, ctx: RequestContext) -> Response[Any]:
     """Admin: `requireReplayGate`, custom `hostnames`."""
     access = await ctx.access(handle)
-    site = await _svc(ctx).patch_site(ctx.uow, access, await ctx.json())
+    site = await _svc(ctx).patch_site(ctx.uow, access, await ctx.json(), ctx.if_match())
     return ctx.respond(render_site(site, _svc(ctx)), etag=site.mode_version)
 
 
