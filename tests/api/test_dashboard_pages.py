@@ -422,3 +422,18 @@ async def test_operator_escalates_a_report_and_moves_it_along(harness: Harness) 
             assert f"is {status}." in (await b.get(r.headers["location"])).text
         r = await b.post(f"{D}/operator/escalations/{esc}", data={"csrf": csrf, "status": "open"})
         assert problem_code((await b.get(r.headers["location"])).text) == ["invalid_transition"]
+
+
+async def test_dashboard_writes_over_every_store(any_harness: Harness) -> None:
+    """The page's own request and the API call it makes must not hold two write locks (SQLite)."""
+    h = any_harness
+    tok = await h.create_owner("acme")
+    await make_link(h, tok, "promo", "https://a.example/", "https://b.example/")
+    async with browser(h) as b:
+        csrf = await sign_in(b, tok)
+        r = await b.post(f"{D}/h/acme/links/promo/rollback",
+                         data={"csrf": csrf, "targetVersion": "1", "expectedCurrentVersion": "2", "reason": "r"})
+        assert "Rolled back promo" in (await b.get(r.headers["location"])).text
+        r = await b.post(f"{D}/h/acme/files/upload", data={"csrf": csrf},
+                         files={"file": ("a.txt", b"hello", "text/plain")})
+        assert r.status_code == 303 and "/files/fil_" in r.headers["location"]
