@@ -29,3 +29,9 @@ async def test_edge_pages_carry_one_charset_parameter(harness: Harness) -> None:
     assert r.headers["content-type"].replace(" ", "").lower() == "text/plain;charset=iso-8859-1"
     r = await h.client.get("/_edge/docs/acme/pub/c.json")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+
+
+async def test_openapi_documents_the_201_of_a_new_doc_page(harness: Harness) -> None:
+    doc = (await harness.client.get("/schema/openapi.json")).json()
+    responses = doc["paths"]["/v2/handles/{handle}/internal-docs/pages/{path}"]["put"]["responses"]
+    assert {"200", "201"} <= set(responses)

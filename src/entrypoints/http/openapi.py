@@ -208,6 +208,10 @@ SUCCESS_CONTENT: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v2/public/files/{file_id}"): _ANY,
     ("GET", "/metrics"): {"text/plain": {"schema": _STR}},
 }
+# success statuses a route answers besides its declared one
+ALSO_ANSWERS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("PUT", f"{_H}/internal-docs/pages/{{path}}"): (("201", "Created (200 when an existing page is replaced)"),),
+}
 _NON_JSON_PREFIXES = ("/profiles/", "/_edge/", f"{_H}/site-deployments/{{deployment_id}}/preview")
 
 
@@ -249,6 +253,9 @@ def _fix_operation(method: str, path: str, op: dict[str, Any]) -> None:
     if key in BODIES and "requestBody" not in op:
         op["requestBody"] = {"required": method != "patch", "content": BODIES[key]}
     responses = op.setdefault("responses", {})
+    for status, description in ALSO_ANSWERS.get(key, ()):
+        if status not in responses and "200" in responses:
+            responses[status] = {**copy.deepcopy(responses["200"]), "description": description}
     # Litestar's default 400 describes its own validation exception; our errors are problems.
     errors = _error_responses(path)
     for code, resp in errors.items():
@@ -277,6 +284,11 @@ def _fix_operation(method: str, path: str, op: dict[str, Any]) -> None:
         responses["503"] = {"description": "Maintenance (`Retry-After: 300`)", "content": _ANY}
         for code, resp in responses.items():
             if not code.startswith(("2", "3")):
+                resp["content"] = {**resp.get("content", {}), **_ANY}
+    if path.startswith("/dashboard"):
+        # the browser UI answers its refusals as HTML pages (and redirects to sign in), not problems
+        for code, resp in responses.items():
+            if code.startswith(("4", "5")):
                 resp["content"] = {**resp.get("content", {}), **_ANY}
     _document_headers(method, path, responses)
     if path == "/schema/openapi.json":
