@@ -380,3 +380,15 @@ async def test_idempotent_multipart_retry_with_a_new_boundary_replays(harness):
     assert first.status_code == 201, first.text
     assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
     assert again.json()["id"] == first.json()["id"]
+
+
+async def test_public_redirect_carries_a_request_id(harness):
+    h = harness
+    owner = await h.create_owner("acme")
+    r = await h.client.post("/v2/handles/acme/links", json={"slug": "go", "destination": "https://example.com/"},
+                            headers=h.auth(owner))
+    assert r.status_code == 201
+    r = await h.client.get("/l/acme/go")
+    assert r.status_code == 302 and r.headers["x-request-id"].startswith("req_")
+    r = await h.client.get("/l/acme/go", headers={"X-Request-ID": "trace-42"})
+    assert r.headers["x-request-id"] == "trace-42"

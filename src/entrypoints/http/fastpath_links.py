@@ -155,11 +155,13 @@ class LinksFastPath:
             base, sep, frag = location.partition(b"#")
             location = base + (b"&" if b"?" in base else b"?") + qs + (sep + frag if sep else b"")
         headers = [(b"location", location), _CACHE_CONTROL, (b"content-length", b"0")]
+        request_id = None
         for k, v in scope["headers"]:
             if k == b"x-request-id":
-                if len(v) <= 128 and v.isascii():
-                    headers.append((b"x-request-id", v))
+                if 0 < len(v) <= 128 and all(33 <= c <= 126 for c in v):
+                    request_id = v
                 break
+        headers.append((b"x-request-id", request_id or self.rt.ids.new("req").encode()))
         self.clicks.record(link.id)
         await send({"type": "http.response.start", "status": link.redirect_status, "headers": headers})
         await send(_EMPTY)

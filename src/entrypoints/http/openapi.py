@@ -359,10 +359,12 @@ def complete_openapi(doc: dict[str, Any], routes: list[tuple[str, set[str]]]) ->
             if public:
                 op["security"] = []
             entry[method] = op
+    for path in [p for p in paths if p.startswith("/api/v1/") and not p.endswith("/")]:
+        paths[path + "/"] = paths.pop(path)  # DRF routes end with "/" (both forms are served)
     for path, entry in paths.items():
         for method, op in entry.items():
             if method in _METHODS and isinstance(op, dict):
-                _fix_operation(method, path, op)
+                _fix_operation(method, path.rstrip("/") if path.startswith("/api/v1/") else path, op)
                 if path.startswith(_ANONYMOUS_PREFIXES) or path in _ANONYMOUS_PATHS:
                     op["security"] = [{}]  # no credential needed (one may still be sent)
     return doc
