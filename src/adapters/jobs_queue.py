@@ -92,8 +92,10 @@ async def recover_stalled(app: Any, seconds_since_heartbeat: float) -> int:
 class QueueJobRunner:
     """``JobRunner``: durable kinds go to PostgreSQL, the rest run in this process."""
 
-    def __init__(self, database_url: str, fallback: InProcessJobRunner | None = None) -> None:
+    def __init__(self, database_url: str, fallback: InProcessJobRunner | None = None, *,
+                 connect_timeout: float = 10.0) -> None:
         self.database_url = database_url
+        self.connect_timeout = connect_timeout
         self.fallback = fallback or InProcessJobRunner()
         self.app: Any = None
         self._open_loop: asyncio.AbstractEventLoop | None = None
@@ -112,8 +114,13 @@ class QueueJobRunner:
         loop = asyncio.get_running_loop()
         if self.app is None or self._open_loop is not loop:
             app = make_app(self.database_url)
-            await app.open_async()
-            await ensure_schema(app)
+            try:
+                await asyncio.wait_for(app.open_async(), self.connect_timeout)
+                await ensure_schema(app)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await app.close_async()
+                raise
             self.app, self._open_loop = app, loop
         return self.app
 
