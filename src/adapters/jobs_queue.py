@@ -94,6 +94,7 @@ class QueueJobRunner:
 
     def __init__(self, database_url: str, fallback: InProcessJobRunner | None = None, *,
                  connect_timeout: float = 10.0) -> None:
+        libpq_url(database_url)  # refuse a non-PostgreSQL database at start-up, not at the first job
         self.database_url = database_url
         self.connect_timeout = connect_timeout
         self.fallback = fallback or InProcessJobRunner()

@@ -23,6 +23,8 @@ def test_settings_pick_the_runner() -> None:
     queued = jobs_from_settings(Settings(database_url="postgresql+asyncpg://u:p@127.0.0.1:1/d",
                                          extra={"GHARART_JOB_QUEUE": "postgres"}))
     assert isinstance(queued, QueueJobRunner)
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        jobs_from_settings(Settings(extra={"GHARART_JOB_QUEUE": "postgres"}))  # SQLite default
 
 
 async def test_routing_and_fallback_when_the_queue_is_unreachable() -> None:
