@@ -72,6 +72,15 @@ def object_store_from_url(url: str, env: Any = None) -> Any:
     raise ValueError(f"unsupported GHARART_OBJECT_STORE {url!r}")
 
 
+def jobs_from_settings(settings: Settings) -> Any:
+    """In-process runner by default; ``GHARART_JOB_QUEUE=postgres``: the procrastinate queue."""
+    if (settings.extra.get("GHARART_JOB_QUEUE") or "").strip().lower() == "postgres":
+        from adapters.jobs_queue import QueueJobRunner
+
+        return QueueJobRunner(settings.resolved_database_url)
+    return InProcessJobRunner()
+
+
 def mailer_from_settings(settings: Settings) -> Any:
     if settings.smtp_url:
         from adapters.mail.smtp import SmtpMailer
@@ -122,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     uow_factory: providers.Provider[Any] = providers.Dependency()
     object_store: providers.Provider[Any] = providers.Dependency()
     mailer: providers.Provider[Any] = providers.Dependency()
-    jobs: providers.Provider[Any] = providers.Singleton(InProcessJobRunner)
+    jobs: providers.Provider[Any] = providers.Singleton(jobs_from_settings, settings)
     fetcher: providers.Provider[Any] = providers.Singleton(fetcher_from_settings, settings)
 
     identity_service = providers.Singleton(

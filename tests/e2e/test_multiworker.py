@@ -8,7 +8,8 @@ the worker processes' sockets (psutil), so "the other worker" is a fact, not a h
 
 Checks: a token bucket and a daily quota are shared by both workers; an idempotent retry that
 lands on the other worker replays the stored answer; a site-mode change made through one
-worker is seen by the other on its very next profile request (and back).
+worker is seen by the other on its very next profile request (and back); a crawl queued through
+one worker is run by a ``gharart worker`` process (``GHARART_JOB_QUEUE=postgres``).
 Bounded: every wait has a timeout; processes are stopped by PID (their own process group).
 """
 
@@ -104,6 +105,8 @@ class Pinned:
 
 
 class Cluster:
+    log_path: Path | None = None
+
     def __init__(self, proc: subprocess.Popen[bytes], port: int, token: str, store: str) -> None:
         self.proc = proc
         self.port = port
@@ -181,6 +184,7 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
         "GHARART_SITE_DOMAIN": "localhost",
         "GHARART_RATE_LIMITS": f"content_report=1/h:{BURST}",
         "GHARART_DAILY_LINK_WRITES": str(QUOTA),
+        "GHARART_JOB_QUEUE": "postgres",
     })
     cli = [sys.executable, "-c", "from entrypoints.cli.main import main; main()"]
     init = subprocess.run([*cli, "init", "--handle", "acme", "--email", "owner@example.com", "--json"],
@@ -191,6 +195,8 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    job_worker = subprocess.Popen([*cli, "worker", "--concurrency", "2"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -206,9 +212,12 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
             except OSError:
                 pass
             time.sleep(0.3)
-        yield Cluster(proc, port, token, store)
+        cluster = Cluster(proc, port, token, store)
+        cluster.log_path = tmp_path / "serve.log"
+        yield cluster
     finally:
         _stop(proc)
+        _stop(job_worker)
         log.close()
         asyncio.run(_drop_db(PG_URL, db_name))
 
@@ -279,6 +288,22 @@ def test_shared_state_holds_across_two_workers(cluster: Cluster) -> None:
         assert s == 200, p
         s, _, p = a.call("GET", "/profiles/acme/index.html")
         assert (s, p) == (200, HOME)
+
+        # -- a crawl queued through one worker runs in the job worker, seen from the other ---
+        crawls = "/v2/handles/acme/site-intel/acme.localhost/crawl-runs"
+        s, _, p = a.call("POST", crawls, headers=auth)
+        assert s == 202, p
+        run_id = json.loads(p)["runId"]
+        deadline = time.monotonic() + 60
+        while True:
+            s, _, p = b.call("GET", f"{crawls}/{run_id}", headers=auth)
+            assert s == 200, p
+            if json.loads(p)["status"] in ("completed", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert json.loads(p)["status"] == "completed", p
+        assert cluster.log_path is not None
+        assert f"run_id='{run_id}') ended with status: Success" in cluster.log_path.read_text(errors="replace")
 
         # -- both workers are still the same two processes (nothing crashed) ---------------
         assert cluster.owner_of(a) == a.worker and cluster.owner_of(b) == b.worker

@@ -250,6 +250,7 @@ def _register_areas() -> None:
 
 
 _register_areas()
+app.command("worker")(importlib.import_module("entrypoints.cli.scale").worker)
 app.add_typer(importlib.import_module("entrypoints.cli.support").operator_app, name="operator")
 
 
