@@ -145,7 +145,7 @@ class FetcherPageSource:
         body: bytes = resp.body
         declared = next((v for k, v in resp.headers if k.lower() == "content-length"), None)
         truncated = len(body) >= max_bytes or (
-            declared is not None and declared.isdigit() and int(declared) > max_bytes
+            declared is not None and declared.isascii() and declared.isdigit() and int(declared) > max_bytes
         )
         return FetchedPage(
             url=url,

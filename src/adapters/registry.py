@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["AREAS", "memory_factories", "sql_factories"]
 
-AREAS = ("platform", "identity", "links", "sites", "intel", "files", "docs", "support", "publisher")
+AREAS = ("platform", "identity", "links", "sites", "intel", "files", "docs", "support", "publisher", "dashboard")
 
 
 def _collect(package: str) -> dict[str, Callable[[Any], Any]]:

@@ -58,7 +58,7 @@ def memory_uow_factory(state: MemoryState) -> Callable[..., MemoryUnitOfWork]:
     return make
 
 
-def object_store_from_url(url: str) -> Any:
+def object_store_from_url(url: str, env: Any = None) -> Any:
     if url.startswith("memory://"):
         return MemoryObjectStore()
     if url.startswith("file://"):
@@ -66,9 +66,9 @@ def object_store_from_url(url: str) -> Any:
 
         return FilesystemObjectStore(Path(url[len("file://"):]))
     if url.startswith("s3://"):
-        from adapters.objectstore.s3 import S3ObjectStore  # type: ignore[import-not-found]
+        from adapters.objectstore.s3 import S3ObjectStore
 
-        return S3ObjectStore.from_url(url)
+        return S3ObjectStore.from_url(url, env=env)  # GHARART_S3_* settings
     raise ValueError(f"unsupported GHARART_OBJECT_STORE {url!r}")
 
 
@@ -90,12 +90,14 @@ def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: An
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,
                       fetcher: Any) -> LinksService:
+    from entrypoints.settings import int_setting
+
     extra = settings.extra
     return LinksService(clock=clock, ids=ids, uow_factory=uow_factory, jobs=jobs, fetcher=fetcher,
                         health_timeout_s=settings.health_timeout_s,
-                        health_concurrency=int(extra.get("GHARART_HEALTH_CONCURRENCY", 20)),
-                        health_per_host=int(extra.get("GHARART_HEALTH_PER_HOST", 4)),
-                        health_max_redirects=int(extra.get("GHARART_HEALTH_MAX_REDIRECTS", 5)))
+                        health_concurrency=int_setting(extra, "GHARART_HEALTH_CONCURRENCY", 20),
+                        health_per_host=int_setting(extra, "GHARART_HEALTH_PER_HOST", 4),
+                        health_max_redirects=int_setting(extra, "GHARART_HEALTH_MAX_REDIRECTS", 5))
 
 
 def docs_service_for(settings: Settings, clock: Any, ids: Any, objects: Any) -> DocsService:
@@ -171,7 +173,8 @@ class SqlGateways(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     database = providers.Singleton(Database, url=settings.provided.resolved_database_url)
     uow_factory = providers.Singleton(sql_uow_factory, database)
-    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store)
+    object_store = providers.Singleton(object_store_from_url, settings.provided.resolved_object_store,
+                                       settings.provided.extra)
     mailer = providers.Singleton(mailer_from_settings, settings)
 
 

@@ -89,6 +89,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Gharart <no-reply@gharart.localhost>"
     request_log_max: int = 100_000
+    idempotency_lease_s: int = 300  # an in-flight Idempotency-Key is taken over after this (crashed worker)
     auto_migrate: bool = True
     extra: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -143,7 +144,7 @@ class Settings:
                           ("DAILY_FILE_BYTES", "daily_file_bytes"), ("MAX_JSON_BYTES", "max_json_bytes"),
                           ("MAX_FILE_BYTES", "max_file_bytes"), ("IMPORT_SYNC_ROWS", "import_sync_rows"),
                           ("REPLAY_MAX_AGE_S", "replay_max_age_s"), ("REQUEST_LOG_MAX", "request_log_max"),
-                          ("FILE_RETENTION_S", "file_retention_s")):
+                          ("FILE_RETENTION_S", "file_retention_s"), ("IDEMPOTENCY_LEASE_S", "idempotency_lease_s")):
             if (v := g(name)):
                 kw[key] = int(v)
         if (v := g("HEALTH_TIMEOUT_S")):
@@ -159,3 +160,14 @@ class Settings:
         kw["extra"] = {k: v for k, v in env.items() if k.startswith("GHARART_")}
         kw.update(overrides)
         return cls(**kw)
+
+
+def int_setting(extra: Mapping[str, str], name: str, default: int) -> int:
+    """A whole-number setting read from ``Settings.extra`` (e.g. ``GHARART_HEALTH_PER_HOST``):
+    empty or unset is the default; anything but ASCII digits is an error naming the setting."""
+    raw = (extra.get(name) or "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{name} must be a whole number, got {raw!r}")
+    return int(raw)

@@ -76,7 +76,7 @@ async def test_roles_scopes_and_members(harness):
     # pending membership: added before the user exists, claimed on first sign-in
     r = await h.client.post("/v2/handles/acme/members", json={"email": "later@acme.example.com", "role": "admin"},
                             headers=h.auth(owner))
-    assert r.status_code == 201 and r.json()["userId"] is None
+    assert r.status_code == 201 and r.json()["userId"].startswith("usr_")
     later = await h.create_user_token("later@acme.example.com")
     r = await h.client.get("/v2/handles/acme", headers=h.auth(later))
     assert r.status_code == 200 and r.json()["role"] == "admin"

@@ -205,3 +205,54 @@ async def test_self_signed_certificate_is_a_tls_error(tmp_path):
     assert exc.value.kind == "tls_error"
     await f.aclose()
     server.close()
+
+
+async def test_request_body_and_headers_go_through_the_guard_on_every_hop():
+    seen: list[tuple[str, str, bytes, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.content, request.headers.get("x-sig")))
+        routes = {"/keep": (307, "/landing"), "/see-other": (303, "/landing"), "/moved": (301, "/landing"),
+                  "/to-private": (308, "http://10.0.0.8/steal")}
+        if request.url.path in routes:
+            status, location = routes[request.url.path]
+            return httpx.Response(status, headers={"Location": location})
+        return httpx.Response(201, content=b"done")
+
+    f = HttpxFetcher(allowlist="127.0.0.1:8931", transport=httpx.MockTransport(handler))
+    base = "http://127.0.0.1:8931"
+    hdrs = {"X-Sig": "abc"}
+    r = await f.fetch(base + "/keep", method="POST", body=b"payload", headers=hdrs)
+    assert (r.status, r.body, r.redirects) == (201, b"done", (base + "/keep",))
+    assert seen == [("POST", "/keep", b"payload", "abc"), ("POST", "/landing", b"payload", "abc")]
+    for path in ("/see-other", "/moved"):  # the POST becomes a GET without the body
+        seen.clear()
+        await f.fetch(base + path, method="POST", body=b"payload", headers=hdrs)
+        assert seen[1] == ("GET", "/landing", b"", "abc")
+    seen.clear()
+    with pytest.raises(FetchError) as exc:  # the second hop is checked again before any connection
+        await f.fetch(base + "/to-private", method="PUT", body=b"payload")
+    assert exc.value.kind == "blocked" and [s[1] for s in seen] == ["/to-private"]
+    seen.clear()
+    r = await f.fetch(base + "/keep", method="POST", body=b"x", follow_redirects=False)
+    assert (r.status, r.header("location"), r.redirects) == (307, "/landing", ())
+    assert len(seen) == 1
+    with pytest.raises(FetchError) as exc:
+        await f.fetch("http://10.0.0.1/hook", method="POST", body=b"x", follow_redirects=False)
+    assert exc.value.kind == "blocked"
+    await f.aclose()
+
+
+async def test_fake_fetcher_takes_a_body_with_the_same_redirect_rules():
+    from adapters.http.fake import FakeFetcher, FakeReply
+
+    fake = FakeFetcher({"https://a.example/in": FakeReply(307, location="https://a.example/landing"),
+                        "https://a.example/other": FakeReply(303, location="https://a.example/landing"),
+                        "https://a.example/landing": FakeReply(202)})
+    assert (await fake.fetch("https://a.example/in", method="POST", body=b"p")).status == 202
+    assert (await fake.fetch("https://a.example/other", method="post", body=b"p")).status == 202
+    assert fake.calls[1:] == [("POST", "https://a.example/landing"), ("POST", "https://a.example/other"),
+                              ("GET", "https://a.example/landing")]
+    assert fake.bodies == [b"p", b"p", b"p", None]
+    r = await fake.fetch("https://a.example/in", method="POST", body=b"p", follow_redirects=False)
+    assert (r.status, r.header("location")) == (307, "https://a.example/landing")

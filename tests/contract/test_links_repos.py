@@ -100,3 +100,23 @@ async def test_rollback_discards_link_writes(uow_factory):
         await uow.rollback()
     async with uow_factory(write=False) as uow:
         assert await uow.links.get("acme", "gone") is None
+
+
+async def test_insert_imported_writes_links_and_first_versions(uow_factory):
+    from gharart_core.links.importing import ImportedLink, ImportMeta, imported_link, imported_version
+
+    meta = ImportMeta(handle="acme", at=T0, created_by="usr_1", request_id="req_1", run_id="run_1")
+    # 1,234 rows: more than one multi-row INSERT statement, and a remainder
+    rows = [ImportedLink(f"lnk_{i:026d}", f"s{i:05d}", f"https://h{i % 7}.example/{i}", 301 if i % 2 else 302,
+                         i % 3 == 0, RULES if i == 5 else (), ("q3", "x") if i % 4 else ())
+            for i in range(1234)]
+    async with uow_factory() as uow:
+        await uow.links.insert_imported(meta, rows)
+        await uow.commit()
+    async with uow_factory(write=False) as uow:
+        many = await uow.links.get_many("acme", [r.slug for r in rows[::-1]] + ["nope"])
+        assert len(many) == 1234
+        for r in (rows[0], rows[5], rows[1233]):
+            assert many[r.slug] == imported_link(meta, r)
+            assert await uow.links.versions(r.id) == [imported_version(meta, r)]
+        assert [x.slug for x in await uow.links.list("acme", tag="x", limit=3)] == ["s00001", "s00002", "s00003"]

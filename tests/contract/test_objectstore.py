@@ -1,10 +1,14 @@
-"""One object-store contract, run against every adapter (memory, filesystem; S3 when configured)."""
+"""One object-store contract, run against every adapter: memory, filesystem and S3.
+
+The S3 parameter runs against a real server: a SeaweedFS started by the ``s3_target`` fixture
+(tests/conftest.py), or the server named by ``GHARART_TEST_S3_URL``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,16 +22,18 @@ from adapters.objectstore.memory import MemoryObjectStore
 from gharart_core.shared.errors import BadRequest, TooLarge, ValidationFailed
 from gharart_core.shared.ports import ObjectStore
 
-S3_URL = os.environ.get("GHARART_TEST_S3_URL")
 
-
-def _make_store(kind: str, tmp_path: Path) -> ObjectStore:
+def _make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> ObjectStore:
     if kind == "memory":
         return MemoryObjectStore()
     if kind == "filesystem":
         return FilesystemObjectStore(tmp_path / "store")
-    if kind == "s3":  # hook for the S3 adapter: build it from GHARART_TEST_S3_URL here
-        pytest.skip("no S3 adapter configured (GHARART_TEST_S3_URL)")
+    if kind == "s3":
+        from adapters.objectstore.s3 import S3ObjectStore
+
+        url, env = request.getfixturevalue("s3_target")
+        # A fresh prefix per test: the bucket is shared by the whole session.
+        return S3ObjectStore.from_url(f"{url.rstrip('/')}/t-{uuid.uuid4().hex[:12]}", env=env)
     raise AssertionError(kind)
 
 
@@ -35,8 +41,14 @@ STORES = ["memory", "filesystem", pytest.param("s3", marks=pytest.mark.s3)]
 
 
 @pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    return _make_store(request.param, tmp_path)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+    made = _make_store(request.param, tmp_path, request)
+    try:
+        yield made
+    finally:
+        aclose = getattr(made, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -213,7 +225,12 @@ def test_any_stream_and_range_round_trips(store: ObjectStore, parts: list[bytes]
         assert (info.size, info.sha256) == (len(data), _sha(data))
         end = None if length is None else start + length
         expected = data[start:] if end is None else data[start:end + 1]
-        assert await _read(store, "p/q", start=start, end=end, chunk_size=97) == expected
+        try:
+            assert await _read(store, "p/q", start=start, end=end, chunk_size=97) == expected
+        finally:
+            aclose = getattr(store, "aclose", None)  # clients bound to this example's event loop
+            if aclose is not None:
+                await aclose()
 
     asyncio.run(run())
 

@@ -61,7 +61,7 @@ def test_handle_validation(value: str) -> None:
         return
     with pytest.raises(ValidationFailed) as err:
         validate_handle(value)
-    expected = "handle_reserved" if HANDLE_RE.match(value) else "invalid_handle"
+    expected = "handle_reserved" if value in RESERVED_HANDLES else "invalid_handle"
     assert err.value.code == expected
     assert [(e.field, e.code) for e in err.value.errors] == [("handle", expected)]
 
@@ -130,8 +130,9 @@ async def test_pending_member_is_claimed_on_first_sign_in(world: World) -> None:
     await world.run(world.svc.create_handle, alice, "acme")
     access = await world.access(alice, "acme")
     pending = await world.run(world.svc.add_member, access, "Carol@Example.COM", "editor")
-    assert pending.user_id is None
+    assert pending.user_id is not None and pending.user_id.startswith("usr_")
     carol = await world.user("carol@example.com")
+    assert carol.user_id == pending.user_id
     assert (await world.access(carol, "acme")).role is Role.EDITOR
     with pytest.raises(Conflict) as err:
         await world.run(world.svc.add_member, access, "carol@example.com", "viewer")

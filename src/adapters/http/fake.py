@@ -38,7 +38,8 @@ class FakeFetcher:
         self.default = default or FakeReply()
         self.allowlist = allowlist if isinstance(allowlist, Allowlist) else parse_allowlist(allowlist)
         self.dns = {k.lower(): v for k, v in (dns or {}).items()}  # host -> IP for the SSRF check
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, str]] = []  # (method, url) of every hop
+        self.bodies: list[bytes | None] = []  # the body sent on each of those hops
 
     def set(self, key: str, reply: FakeReply) -> None:
         self.replies[key] = reply
@@ -62,15 +63,18 @@ class FakeFetcher:
             raise FetchError("blocked", f"{host} resolves to a non-public address ({ip})", url=url)
 
     async def fetch(self, url: str, *, method: str = "GET", timeout: float = 5.0, max_redirects: int = 5,
-                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None) -> FetchResponse:
+                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None,
+                    body: bytes | None = None, follow_redirects: bool = True) -> FetchResponse:
         started = time.monotonic()
         redirects: list[str] = []
         current = url
+        method = method.upper()
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    self._check(current)
+                    self._check(current)  # the SSRF policy on every hop, as the real fetcher
                     self.calls.append((method, current))
+                    self.bodies.append(body)
                     reply = self._reply(current)
                     if reply.hang:
                         await asyncio.Event().wait()
@@ -79,14 +83,17 @@ class FakeFetcher:
                     if reply.error:
                         raise FetchError(reply.error, f"scripted {reply.error}", url=current)
                     status = reply.head_status if method == "HEAD" and reply.head_status else reply.status
-                    if status in (301, 302, 303, 307, 308) and reply.location:
+                    if status in (301, 302, 303, 307, 308) and reply.location and follow_redirects:
                         if len(redirects) >= max_redirects:
                             raise FetchError("too_many_redirects", f"more than {max_redirects} redirects",
                                              url=current)
                         redirects.append(current)
                         current = urljoin(current, reply.location)
+                        if status == 303 or (status in (301, 302) and method == "POST"):
+                            method, body = "GET", None
                         continue
                     return FetchResponse(status=status, url=current, body=reply.body[:max_body],
+                                         headers=(("location", reply.location),) if reply.location else (),
                                          redirects=tuple(redirects),
                                          elapsed_ms=(time.monotonic() - started) * 1000)
         except TimeoutError as exc:

@@ -85,24 +85,29 @@ class HttpxFetcher:
         return target, {"Host": host_header}, extensions
 
     async def fetch(self, url: str, *, method: str = "GET", timeout: float = 5.0, max_redirects: int = 5,
-                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None) -> FetchResponse:
+                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None,
+                    body: bytes | None = None, follow_redirects: bool = True) -> FetchResponse:
         started = time.monotonic()
         redirects: list[str] = []
         try:
             async with asyncio.timeout(timeout):
-                return await self._fetch(url, method.upper(), max_redirects, max_body, headers or {},
-                                         redirects, started)
+                return await self._fetch(url, method.upper(), max_redirects if follow_redirects else -1,
+                                         max_body, headers or {}, body, redirects, started)
         except TimeoutError as exc:
             raise FetchError("timeout", f"no answer within {timeout:g}s", url=url,
                              redirects=tuple(redirects)) from exc
 
     async def _fetch(self, url: str, method: str, max_redirects: int, max_body: int,
-                     headers: Mapping[str, str], redirects: list[str], started: float) -> FetchResponse:
+                     headers: Mapping[str, str], content: bytes | None, redirects: list[str],
+                     started: float) -> FetchResponse:
+        """Follow at most ``max_redirects`` hops; ``-1`` returns the first answer, 3xx included."""
         current = url
         while True:
+            # the guard runs on every hop: resolve, check, connect to the checked address
             target, extra_headers, extensions = await self._target(current)
             req_headers = {"User-Agent": _USER_AGENT, "Accept": "*/*", **headers, **extra_headers}
-            request = self._client.build_request(method, target, headers=req_headers, extensions=extensions)
+            request = self._client.build_request(method, target, headers=req_headers, extensions=extensions,
+                                                 content=content)
             try:
                 response = await self._client.send(request, stream=True)
             except httpx.TimeoutException as exc:
@@ -115,16 +120,16 @@ class HttpxFetcher:
                 raise FetchError(kind, str(exc)[:200] or type(exc).__name__, url=current) from exc
             try:
                 location = response.headers.get("location")
-                if response.status_code in _REDIRECTS and location:
+                if response.status_code in _REDIRECTS and location and max_redirects >= 0:
                     if len(redirects) >= max_redirects:
                         raise FetchError("too_many_redirects", f"more than {max_redirects} redirects",
                                          url=current, redirects=tuple(redirects))
                     redirects.append(current)
                     current = urljoin(current, location.strip())
                     if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
-                        method = "GET"
+                        method, content = "GET", None
                     continue
-                body = b""
+                answer = b""
                 if max_body > 0 and method != "HEAD":
                     chunks: list[bytes] = []
                     size = 0
@@ -133,9 +138,9 @@ class HttpxFetcher:
                         size += len(chunk)
                         if size >= max_body:
                             break
-                    body = b"".join(chunks)[:max_body]
+                    answer = b"".join(chunks)[:max_body]
                 return FetchResponse(status=response.status_code, url=current,
-                                     headers=tuple(response.headers.multi_items()), body=body,
+                                     headers=tuple(response.headers.multi_items()), body=answer,
                                      redirects=tuple(redirects),
                                      elapsed_ms=(time.monotonic() - started) * 1000)
             except httpx.TransportError as exc:

@@ -8,7 +8,14 @@ from typing import Any
 import attrs
 
 from gharart_core.links.health import HealthResult, HealthRun
-from gharart_core.links.importing import ImportRowError, ImportRun
+from gharart_core.links.importing import (
+    ImportedLink,
+    ImportMeta,
+    ImportRowError,
+    ImportRun,
+    imported_link,
+    imported_version,
+)
 from gharart_core.links.model import Health, Link, LinkVersion
 
 from .state import MemoryState
@@ -58,6 +65,12 @@ class MemoryLinks:
                 raise RuntimeError(f"link changed during import: {link.slug}")
         for v in versions:
             await self.add_version(v)
+
+    async def insert_imported(self, meta: ImportMeta, rows: Sequence[ImportedLink]) -> None:
+        for rec in rows:
+            if not await self.insert(imported_link(meta, rec)):
+                raise RuntimeError(f"slug taken during import: {rec.slug}")
+            await self.add_version(imported_version(meta, rec))
 
     async def add_version(self, version: LinkVersion) -> None:
         table = self.s.table("link_versions")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gharart_core.links.health import HealthResult, HealthRun
-from gharart_core.links.importing import ImportRowError, ImportRun
+from gharart_core.links.importing import ImportedLink, ImportMeta, ImportRowError, ImportRun
 from gharart_core.links.model import Health, Link, LinkVersion, Rule, rules_from_data, rules_to_data
 
 from .database import SqlRepository
@@ -214,6 +216,15 @@ def _version_tuple(v: LinkVersion, ts: _TsText) -> tuple[Any, ...]:
             tags_text(v.tags), v.created_by, ts(v.created_at), v.source, v.reason, v.request_id, v.run_id)
 
 
+# bound parameters per statement: 32,766 since SQLite 3.32, 999 before
+_SQLITE_MAX_VARS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+_ROWS_PER_INSERT = 500
+_SQLITE_GET_MANY = sa.select(links).where(
+    links.c.handle == sa.bindparam("handle"),
+    links.c.slug.in_(sa.select(sa.column("value", sa.String)).select_from(
+        sa.func.json_each(sa.bindparam("slugs", type_=sa.String)))))
+
+
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -228,6 +239,10 @@ class SqlLinks(SqlRepository):
 
     async def get_many(self, handle: str, slugs: Sequence[str]) -> dict[str, Link]:
         out: dict[str, Link] = {}
+        if self.dialect == "sqlite" and slugs:
+            # one statement whatever the count: the slugs travel as one JSON array parameter
+            res = await self.execute(_SQLITE_GET_MANY, {"handle": handle, "slugs": json.dumps(list(slugs))})
+            return {r.slug: _link(r) for r in res}
         for i in range(0, len(slugs), 500):
             part = list(slugs[i:i + 500])
             res = await self.execute(sa.select(links).where(links.c.handle == handle, links.c.slug.in_(part)))
@@ -267,13 +282,65 @@ class SqlLinks(SqlRepository):
         if versions:
             await self.execute(link_versions.insert(), [version_row(v) for v in versions])
 
+    async def insert_imported(self, meta: ImportMeta, rows: Sequence[ImportedLink]) -> None:
+        """Links and their first history entries from one pass over the rows (the bulk-import path)."""
+        if not rows:
+            return
+        handle, by, request_id, run_id, source = meta.handle, meta.created_by, meta.request_id, meta.run_id, \
+            meta.source
+        if self.dialect != "sqlite":
+            at = meta.at
+            link_dicts, version_dicts = [], []
+            for r in rows:
+                rules, tags = rules_json(r.rules), tags_text(r.tags)
+                link_dicts.append({
+                    "id": r.id, "handle": handle, "slug": r.slug, "version": 1, "destination": r.destination,
+                    "redirect_status": r.redirect_status, "forward_query": r.forward_query, "rules": rules,
+                    "tags": tags, "health_classification": None, "health_checked_at": None,
+                    "health_run_id": None, "created_at": at, "updated_at": at, "deleted_at": None})
+                version_dicts.append({
+                    "link_id": r.id, "version": 1, "destination": r.destination, "rules": rules,
+                    "redirect_status": r.redirect_status, "forward_query": r.forward_query, "tags": tags,
+                    "created_by": by, "created_at": at, "source": source, "reason": None,
+                    "request_id": request_id, "run_id": run_id})
+            await self.execute(links.insert(), link_dicts)
+            await self.execute(link_versions.insert(), version_dicts)
+            return
+        at_text = _TsText()(meta.at)
+        link_rows: list[tuple[Any, ...]] = []
+        version_rows: list[tuple[Any, ...]] = []
+        tag_texts: dict[tuple[str, ...], str] = {}
+        for r in rows:
+            rules = rules_json(r.rules) if r.rules else "[]"
+            tags = tag_texts.get(r.tags)
+            if tags is None:
+                tags = tag_texts[r.tags] = tags_text(r.tags)
+            fq = 1 if r.forward_query else 0
+            link_rows.append((r.id, handle, r.slug, 1, r.destination, r.redirect_status, fq, rules, tags,
+                              None, None, None, at_text, at_text, None))
+            version_rows.append((r.id, 1, r.destination, rules, r.redirect_status, fq, tags, by, at_text,
+                                 source, None, request_id, run_id))
+        await self._sqlite_many(links, link_rows)
+        await self._sqlite_many(link_versions, version_rows)
+
     async def _sqlite_many(self, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+        """Insert row tuples (in column order) with multi-row ``VALUES`` statements: SQLite binds
+        one statement of a few hundred rows faster than it steps one row at a time."""
         if not rows:
             return
         names = [c.name for c in table.columns]
-        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        per = max(1, min(_ROWS_PER_INSERT, _SQLITE_MAX_VARS // len(names)))
+        one = "(" + ", ".join("?" for _ in names) + ")"
+        head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
         conn = await self.uow.connection()
-        await conn.exec_driver_sql(sql, rows)
+        full = len(rows) - len(rows) % per
+        if full:
+            flat = chain.from_iterable
+            await conn.exec_driver_sql(head + ", ".join([one] * per),
+                                       [tuple(flat(rows[i:i + per])) for i in range(0, full, per)])
+        if full < len(rows):
+            rest = rows[full:]
+            await conn.exec_driver_sql(head + ", ".join([one] * len(rest)), tuple(chain.from_iterable(rest)))
 
     async def add_version(self, version: LinkVersion) -> None:
         await self.execute(link_versions.insert().values(**version_row(version)))

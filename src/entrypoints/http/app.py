@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapters.registry import AREAS
@@ -19,6 +19,7 @@ from gharart_core.shared.errors import DomainError
 
 from .context import provide_ctx
 from .middleware import GharartMiddleware
+from .openapi import GharartJsonRenderPlugin
 from .problems import domain_error_handler, http_exception_handler, unexpected_error_handler
 from .runtime import Runtime
 
@@ -99,7 +100,7 @@ def create_app(container: Any | None = None) -> GharartApp:
             title="Gharart core API",
             version=__version__,
             path="/schema",
-            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=[GharartJsonRenderPlugin(), SwaggerRenderPlugin()],
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer",
                                          description="A PAT (gha_pat_…) or a JWT from the identity provider."),

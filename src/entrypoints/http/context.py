@@ -23,7 +23,7 @@ from gharart_core.shared.errors import (
 )
 
 from .auth import authenticate, bearer_token
-from .runtime import Runtime
+from .runtime import Runtime, rate_limit_headers
 
 __all__ = ["RequestContext", "RequestState", "provide_ctx"]
 
@@ -34,6 +34,43 @@ QUOTA_SETTINGS = {
     "deployments": "daily_deployments",
     "file_bytes": "daily_file_bytes",
 }
+
+
+MAX_JSON_DEPTH = 64
+_INT64 = 2**63 - 1
+
+
+def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` nests at most ``limit`` arrays/objects deep (checked without recursion,
+    so a hostile body cannot exhaust the stack later in validation, storage or rendering)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
+
+
+def oversized_integers(value: Any, limit: int = 5) -> list[FieldError]:
+    """Integers no 64-bit column can hold, by dotted path (the first ``limit``)."""
+    out: list[FieldError] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack and len(out) < limit:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}.{k}" if path else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and not -_INT64 <= item <= _INT64:
+            out.append(FieldError(path, "out_of_range", "the number is out of range"))
+    return out
 
 
 class RequestState:
@@ -77,6 +114,7 @@ class RequestContext:
         self.request = request
         self.rt = rt
         self.st = st
+        self._throttles: dict[str, tuple[Any, float, float]] = {}
 
     # -- plumbing ----------------------------------------------------------
     @property
@@ -173,11 +211,17 @@ class RequestContext:
         if ctype and ctype != "application/json" and not ctype.endswith("+json"):
             raise UnsupportedMedia("unsupported_media_type", "Send the body as application/json.")
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            # RecursionError: a deeply nested document (a JSON bomb) is refused like malformed JSON
-            detail = f"The body is not valid JSON: {type(exc).__name__}: {exc}"
-            raise BadRequest("malformed_body", detail[:300]) from exc
+            value = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest("malformed_body", f"The body is not valid JSON: {exc}"[:300]) from exc
+        except RecursionError as exc:
+            raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from exc
+        if not json_depth_ok(value):
+            raise BadRequest("malformed_body", f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+        huge = oversized_integers(value)
+        if huge:
+            raise ValidationFailed(detail="A number in the body is out of range.", errors=huge)
+        return value
 
     async def json_object(self, **kw: Any) -> dict[str, Any]:
         body = await self.json(**kw)
@@ -197,7 +241,17 @@ class RequestContext:
 
     # -- limits ------------------------------------------------------------
     async def throttle(self, cls: str, key: str | None = None) -> None:
-        await self.rt.throttle(cls, key or self.client_ip)
+        """Take a token from ``cls``'s bucket (429 ``rate_limited`` when empty).
+
+        The answer then carries that class's ``RateLimit-Policy``/``RateLimit`` headers; when a
+        request takes several buckets of one class, the one with the fewest tokens left is reported.
+        """
+        taken = await self.rt.throttle(cls, key or self.client_ip)
+        if taken is None:
+            return
+        previous = self._throttles.get(cls)
+        if previous is None or taken[1] <= previous[1]:
+            self._throttles[cls] = taken
 
     async def quota(self, handle: str, kind: str, amount: int = 1) -> None:
         """Count ``amount`` against the handle's daily ``kind`` quota in this request's transaction."""
@@ -221,6 +275,9 @@ class RequestContext:
     def respond(self, data: Any, status: int = 200, *, etag: int | str | None = None,
                 headers: dict[str, str] | None = None) -> Response[Any]:
         hdrs = dict(headers or {})
+        for limit, left, wait in self._throttles.values():
+            for name, value in rate_limit_headers(limit, left, wait).items():
+                hdrs[name] = f"{hdrs[name]}, {value}" if name in hdrs else value
         if etag is not None:
             hdrs["ETag"] = f'"{etag}"'
         if status == 204:

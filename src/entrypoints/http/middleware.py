@@ -8,6 +8,7 @@ together with the idempotency record, and only then send the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,8 @@ log = logging.getLogger("gharart.http")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FINGERPRINT_BYTES = 1024 * 1024
 LOCK_LEASE = timedelta(minutes=5)
+# Paths whose GET-only routes also answer HEAD (served files and previews declare HEAD themselves).
+_HEAD_AS_GET = ("/v2/", "/api/v1/", "/healthz", "/readyz", "/metrics", "/schema")
 FastPath = Callable[[dict[str, Any], Any, Any], Awaitable[bool]]
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -71,6 +74,26 @@ def _is_api(path: str) -> bool:
     return path.startswith("/v2/") or path.startswith("/api/v1/")
 
 
+def _one_charset(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Litestar appends `; charset=utf-8` to every text/* media type, even one that names its charset
+    already (`text/html; charset=utf-8; charset=utf-8`): keep the first."""
+    out = headers
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == b"content-type" and v.lower().count(b"charset=") > 1:
+            parts = [p.strip() for p in v.split(b";")]
+            seen = False
+            kept = []
+            for part in parts:
+                if part.lower().startswith(b"charset="):
+                    if seen:
+                        continue
+                    seen = True
+                kept.append(part)
+            out = list(headers)
+            out[i] = (k, b"; ".join(kept))
+    return out
+
+
 class _Captured:
     def __init__(self) -> None:
         self.start: dict[str, Any] | None = None
@@ -84,6 +107,53 @@ class _Captured:
         return list(self.start.get("headers", [])) if self.start else []
 
 
+DRAIN_LIMIT = 1024 * 1024
+
+
+class _BodyGuard:
+    """Keeps a keep-alive connection usable when an answer goes out before the request body was read.
+
+    An early answer (401, 413, 415, 409 ...) leaves the rest of the body on the wire; the server
+    then drops the connection and the client's next request on it fails. Small leftovers are read
+    and discarded after the answer; for big or unknown ones the answer says ``Connection: close``.
+    """
+
+    __slots__ = ("done", "length", "read", "receive", "send")
+
+    def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        declared = _header(scope, b"content-length")
+        self.length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
+        self.read = 0
+        self.done = self.length == 0
+        self.receive = receive
+        self.send = send
+
+    async def guarded_receive(self) -> dict[str, Any]:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.read += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.done = True
+        elif message["type"] == "http.disconnect":
+            self.done = True
+        return message
+
+    async def guarded_send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and not self.done:
+            left = None if self.length is None else self.length - self.read
+            if left is None or left > DRAIN_LIMIT:
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await self.send(message)
+
+    async def drain(self) -> None:
+        left = None if self.length is None else self.length - self.read
+        if self.done or left is None or left > DRAIN_LIMIT:
+            return
+        while not self.done and self.read <= (self.length or 0) + DRAIN_LIMIT:
+            await self.guarded_receive()
+
+
 class GharartMiddleware:
     def __init__(self, app: Any, runtime: Runtime, fast_paths: list[FastPath] | None = None) -> None:
         self.app = app
@@ -92,6 +162,18 @@ class GharartMiddleware:
         self._actor_keys: dict[str, str] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["method"] in WRITE_METHODS or _header(scope, b"content-length")
+                                        or _header(scope, b"transfer-encoding")):
+            guard = _BodyGuard(scope, receive, send)
+            try:
+                await self._handle(scope, guard.guarded_receive, guard.guarded_send)
+            finally:
+                with contextlib.suppress(Exception):  # the client went away: nothing left to protect
+                    await guard.drain()
+            return
+        await self._handle(scope, receive, send)
+
+    async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -151,8 +233,46 @@ class GharartMiddleware:
         return rate_limit_headers(limit, left, (limit.burst - left) / limit.per_second)
 
     # -- reads -------------------------------------------------------------
+    async def _head(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
+                    extra: list[tuple[bytes, bytes]]) -> int:
+        """HEAD on a GET-only route answers like GET without the body (RFC 9110 §9.3.2) instead of 405."""
+        captured = _Captured()
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                captured.start = message
+
+        def no_body() -> Receive:
+            # An empty request, then "disconnected": a streamed GET body stops after its start message.
+            sent = [False]
+
+            async def receive_() -> dict[str, Any]:
+                if not sent[0]:
+                    sent[0] = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                return {"type": "http.disconnect"}
+            return receive_
+
+        await self.app(scope, no_body(), capture)
+        if captured.status == 405:
+            captured = _Captured()
+            await self.app({**scope, "method": "GET"}, no_body(), capture)
+        if captured.status < 400:
+            try:
+                await st.uow.commit()
+            except Exception:
+                log.exception("commit failed on read")
+        else:
+            await st.uow.rollback()
+        await send({"type": "http.response.start", "status": captured.status,
+                    "headers": _one_charset(captured.headers()) + extra})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return captured.status
+
     async def _read(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
                     extra: list[tuple[bytes, bytes]]) -> int:
+        if scope["method"] == "HEAD" and scope.get("path", "").startswith(_HEAD_AS_GET):
+            return await self._head(scope, receive, send, st, extra)
         status = [500]
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -166,7 +286,7 @@ class GharartMiddleware:
                 else:
                     await st.uow.rollback()
                 message = dict(message)
-                message["headers"] = list(message.get("headers", [])) + extra
+                message["headers"] = _one_charset(list(message.get("headers", []))) + extra
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -206,7 +326,7 @@ class GharartMiddleware:
 
     async def _send_captured(self, send: Send, captured: _Captured, extra: list[tuple[bytes, bytes]],
                              replayed: bool = False) -> None:
-        headers = captured.headers() + extra
+        headers = _one_charset(captured.headers()) + extra
         if replayed:
             headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": captured.status, "headers": headers})
@@ -252,7 +372,7 @@ class GharartMiddleware:
             decision = decide(existing, fingerprint, now)
             if decision is Decision.PROCEED:
                 record = IdempotencyRecord(actor, route, key, fingerprint, IdempotencyState.IN_FLIGHT, now,
-                                           now + IDEMPOTENCY_TTL, now + LOCK_LEASE)
+                                           now + IDEMPOTENCY_TTL, now + self._lease())
                 if not await uow.idempotency.reserve(record, replace=existing is not None):
                     decision = Decision.IN_PROGRESS
                 else:
@@ -307,6 +427,10 @@ class GharartMiddleware:
                     await uow.commit()
         await self._send_captured(send, captured, extra)
         return status
+
+    def _lease(self) -> timedelta:
+        seconds = getattr(self.rt.settings, "idempotency_lease_s", None)
+        return timedelta(seconds=seconds) if seconds else LOCK_LEASE
 
     async def _release(self, actor: str, route: str, key: str) -> None:
         try:

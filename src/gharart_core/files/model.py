@@ -35,7 +35,7 @@ MAX_NAME_LENGTH = 255
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
 MAX_NOTE_LENGTH = 2000
-_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/+-]{0,49}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/+-]{0,49}\Z")
 
 
 class FileMode(enum.Enum):

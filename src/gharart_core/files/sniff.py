@@ -7,7 +7,9 @@ smuggle active content past a type check.
 
 from __future__ import annotations
 
-__all__ = ["SNIFF_BYTES", "normalize_type", "sniff", "types_compatible"]
+import re
+
+__all__ = ["SNIFF_BYTES", "is_media_type", "normalize_type", "sniff", "types_compatible"]
 
 SNIFF_BYTES = 512
 
@@ -101,11 +103,23 @@ _GENERIC = frozenset(
 )
 
 
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+
+
 def normalize_type(value: str | None) -> str:
-    """Lowercase media type without parameters (``text/html; charset=x`` -> ``text/html``)."""
+    """Lowercase media type without parameters (``text/html; charset=x`` -> ``text/html``).
+
+    Anything that is not a ``type/subtype`` pair of RFC 9110 tokens (control characters, spaces,
+    a bare word) counts as not declared: it could never be sent back as a ``Content-Type``.
+    """
     if not value:
         return ""
-    return value.split(";", 1)[0].strip().lower()
+    base = value.split(";", 1)[0].strip().lower()
+    return base if _MEDIA_TYPE.match(base) else ""
+
+
+def is_media_type(value: str | None) -> bool:
+    return bool(value) and normalize_type(value) == value
 
 
 def sniff(head: bytes) -> str | None:

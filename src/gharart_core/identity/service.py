@@ -54,6 +54,13 @@ class IssuedToken:
 
 
 def validate_handle(handle: object) -> str:
+    # reserved words first: `_edge` is reserved even though it could never match the pattern
+    if isinstance(handle, str) and handle in RESERVED_HANDLES:
+        raise ValidationFailed(
+            "handle_reserved",
+            f"`{handle}` is reserved.",
+            errors=[FieldError("handle", "handle_reserved", "this handle is reserved")],
+        )
     if not isinstance(handle, str) or not HANDLE_RE.match(handle):
         raise ValidationFailed(
             "invalid_handle",
@@ -296,8 +303,10 @@ class IdentityService:
         if existing is not None:
             raise Conflict("member_exists", f"{email_n} is already a member.",
                            extra={"userId": existing.user_id or existing.email})
-        user = await repo.user_by_email(email_n)
-        member = Member(access.handle, email_n, parsed, self.clock.now(), user.id if user else None)
+        # an email nobody signed in with yet gets its user (and userId) now; the first sign-in with
+        # that `email` claim binds the subject to it, so the membership is theirs from then on
+        user = await repo.user_by_email(email_n) or await self.ensure_user(uow, email_n)
+        member = Member(access.handle, email_n, parsed, self.clock.now(), user.id)
         await repo.upsert_member(member)
         await self._audit_access(uow, access, "member.add", email_n)
         return member

@@ -19,15 +19,21 @@ from ..shared.ids import is_valid_id
 from .importing import (
     IMPORT_MODES,
     CsvRowParser,
+    ImportedLink,
+    ImportMeta,
     ImportRowError,
     ImportRun,
     NdjsonRowParser,
+    ParsedRow,
     RawRow,
     RowOutcome,
     Utf8Decoder,
+    imported_link,
+    imported_version,
     row_to_fields,
+    simple_csv_row,
 )
-from .model import Link, LinkVersion, apply_fields, same_content, version_of
+from .model import Link, LinkFields, LinkVersion, apply_fields, same_content, version_of
 from .ports import LinksUoW
 
 if TYPE_CHECKING:
@@ -104,11 +110,12 @@ class ImportMixin:
         now = self.clock.now()
         run = ImportRun(id=run_id or self.ids.new("run"), handle=access.handle, mode=mode, status="running",
                         created_at=now, created_by=access.actor_id, request_id=access.request_id)
-        parser: CsvRowParser | NdjsonRowParser = CsvRowParser() if fmt == "csv" else NdjsonRowParser()
+        parser: CsvRowParser | NdjsonRowParser = \
+            CsvRowParser(validate_simple=True) if fmt == "csv" else NdjsonRowParser()
         decoder = Utf8Decoder()
         out = _Outcomes()
         state = _BatchState(mode)
-        pending: list[RawRow] = []
+        pending: list[RawRow | ParsedRow] = []
         async for chunk in chunks:
             pending.extend(parser.feed(decoder.feed(chunk)))
             while len(pending) >= self.import_batch:
@@ -180,66 +187,97 @@ class ImportMixin:
         uow.after_commit(submit)
         return run
 
-    async def _import_batch(self, uow: LinksUoW, access: HandleAccess, run: ImportRun, batch: list[RawRow],
-                            fmt: str, state: _BatchState, out: _Outcomes) -> None:
-        valid: list[tuple[RawRow, str, Any]] = []
+    async def _import_batch(self, uow: LinksUoW, access: HandleAccess, run: ImportRun,
+                            batch: list[RawRow | ParsedRow], fmt: str, state: _BatchState, out: _Outcomes) -> None:
+        valid: list[tuple[int, str, tuple[Any, ...]]] = []  # (row, slug, LinkFields' values)
+        csv_cells = fmt == "csv"
         for raw in batch:
+            if type(raw) is ParsedRow:  # validated by the parser already
+                valid.append(raw)
+                continue
+            assert isinstance(raw, RawRow)
             if raw.error is not None:
                 self._fail(run, raw, out, *raw.error)
                 continue
+            if csv_cells:
+                simple = simple_csv_row(raw.values)
+                if simple is not None:
+                    valid.append((raw.row, simple[0], simple[1:]))
+                    continue
             try:
-                slug, fields = row_to_fields(raw, csv_cells=fmt == "csv")
+                slug, fields = row_to_fields(raw, csv_cells=csv_cells)
             except ValidationFailed as exc:
                 first = exc.errors[0] if exc.errors else FieldError("row", exc.code, exc.detail)
                 code = exc.code if exc.code != "validation_failed" else first.code
                 self._fail(run, raw, out, code, f"{first.field}: {first.message}" if first.message else first.field)
                 continue
-            valid.append((raw, slug, fields))
+            valid.append((raw.row, slug, attrs.astuple(fields, recurse=False)))
         if not valid:
             return
-        existing = await uow.links.get_many(access.handle, sorted({s for _, s, _ in valid}))
-        new: dict[str, Link] = {}
+        slugs = dict.fromkeys(s for _, s, _ in valid)  # distinct, in row order
+        seen = state.seen
+        existing = await uow.links.get_many(access.handle, sorted(slugs))
+        # one id per slug this batch creates from nothing, minted together, in row order
+        link_ids = iter(mint_ids(self.ids, "lnk", sum(1 for s in slugs if s not in existing and s not in seen)))
+        now = self.clock.now()
+        meta = ImportMeta(handle=access.handle, at=now, created_by=access.actor_id,
+                          request_id=access.request_id, run_id=run.id)
+        fresh: dict[str, ImportedLink] = {}  # created here, first row of its slug: the bulk path
+        new: dict[str, Link] = {}  # created here and changed again by a later row
         changed: dict[str, tuple[Link, int]] = {}
         versions: list[LinkVersion] = []
-        now = self.clock.now()
-        for raw, slug, fields in valid:
-            cur = state.seen.get(slug) or new.get(slug) or (changed[slug][0] if slug in changed else None) \
-                or existing.get(slug)
+        counts = out.counts
+        for row, slug, values in valid:
+            if slug in fresh:  # a later row for a slug this batch creates: go on with a full Link
+                rec = fresh.pop(slug)
+                new[slug] = imported_link(meta, rec)
+                versions.append(imported_version(meta, rec))
+            # this batch's own writes first, then earlier batches' (dry runs), then the store
+            cur = None
+            if new or changed or seen or existing:
+                cur = new.get(slug) or (changed[slug][0] if slug in changed else None) or seen.get(slug) \
+                    or existing.get(slug)
             if cur is None:
-                link = Link(id=self.ids.new("lnk"), handle=access.handle, slug=slug, version=1,
-                            destination=fields.destination, redirect_status=fields.redirect_status or 302,
-                            forward_query=bool(fields.forward_query), rules=fields.rules or (),
-                            tags=fields.tags or (), created_at=now, updated_at=now)
+                destination, rules, tags, status, fq = values
+                fresh[slug] = ImportedLink(next(link_ids), slug, destination, status or 302, bool(fq),
+                                           rules or (), tags or ())
+                if out.truncated:  # only failed rows are listed from here on: count it
+                    out.total += 1
+                    counts["created"] += 1
+                else:
+                    out.ok(row, slug, "created")
+                continue
+            if cur.is_deleted:
+                base = attrs.evolve(cur, rules=(), tags=(), redirect_status=302, forward_query=False,
+                                    deleted_at=None, created_at=now)
                 outcome = "created"
+            else:
+                base = cur
+                outcome = "updated"
+            link = apply_fields(base, LinkFields(*values))
+            if outcome == "updated" and same_content(link, cur):
+                out.ok(row, slug, "unchanged")
+                continue
+            link = attrs.evolve(link, version=cur.version + 1, updated_at=now)
+            if slug in new:
                 new[slug] = link
             else:
-                if cur.is_deleted:
-                    base = attrs.evolve(cur, rules=(), tags=(), redirect_status=302, forward_query=False,
-                                        deleted_at=None, created_at=now)
-                    outcome = "created"
-                else:
-                    base = cur
-                    outcome = "updated"
-                link = apply_fields(base, fields)
-                if outcome == "updated" and same_content(link, cur):
-                    out.ok(raw.row, slug, "unchanged")
-                    continue
-                link = attrs.evolve(link, version=cur.version + 1, updated_at=now)
-                if slug in new:
-                    new[slug] = link
-                else:
-                    first_expected = changed[slug][1] if slug in changed else cur.version
-                    changed[slug] = (link, first_expected)
+                first_expected = changed[slug][1] if slug in changed else cur.version
+                changed[slug] = (link, first_expected)
             versions.append(version_of(link, created_by=access.actor_id, source="import", reason=None,
                                        request_id=access.request_id, run_id=run.id))
-            out.ok(raw.row, slug, outcome)
+            out.ok(row, slug, outcome)
         if state.mode == "dryRun":
-            state.seen.update(new)
-            state.seen.update({s: link for s, (link, _) in changed.items()})
+            seen.update({s: imported_link(meta, rec) for s, rec in fresh.items()})
+            seen.update(new)
+            seen.update({s: link for s, (link, _) in changed.items()})
             return
         if state.mode == "atomic" and out.counts["failed"]:
             return  # the import will be undone: stop writing, keep checking rows
-        await uow.links.save_batch(list(new.values()), list(changed.values()), versions)
+        if fresh:
+            await uow.links.insert_imported(meta, list(fresh.values()))
+        if new or changed or versions:
+            await uow.links.save_batch(list(new.values()), list(changed.values()), versions)
 
     def _fail(self, run: ImportRun, raw: RawRow, out: _Outcomes, code: str, message: str) -> None:
         slug = _clean(raw.cell("slug").strip(), 256)
@@ -301,6 +339,14 @@ class _BatchState:
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.seen: dict[str, Link] = {}  # dry runs only: what earlier rows would have written
+
+
+def mint_ids(ids: IdGenerator, prefix: str, n: int) -> list[str]:
+    """``n`` new ids at once when the generator can (``new_many``), else one by one."""
+    many = getattr(ids, "new_many", None)
+    if many is not None:
+        return list(many(prefix, n))
+    return [ids.new(prefix) for _ in range(n)]
 
 
 async def _save_errors(uow: LinksUoW, errors: list[ImportRowError]) -> None:

@@ -12,28 +12,47 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import attrs
 
 from ..shared.errors import BadRequest, FieldError, ValidationFailed
-from .model import RESERVED_SLUGS, SLUG_RE, Collector, LinkFields, check_slug, parse_fields
+from .model import (
+    RESERVED_SLUGS,
+    SLUG_RE,
+    Collector,
+    Link,
+    LinkFields,
+    LinkVersion,
+    Rule,
+    check_slug,
+    parse_fields,
+)
 from .urls import DestinationError, validate_destination
 
 __all__ = [
     "CSV_COLUMNS",
     "IMPORT_MODES",
     "CsvRowParser",
+    "ImportMeta",
     "ImportRowError",
     "ImportRun",
+    "ImportedLink",
     "NdjsonRowParser",
+    "ParsedRow",
     "RawRow",
     "RowOutcome",
+    "SimpleRow",
     "Utf8Decoder",
+    "imported_link",
+    "imported_version",
     "neutralise",
     "row_to_fields",
+    "simple_csv_row",
+    "simple_row_reader",
     "unneutralise",
 ]
 
@@ -90,9 +109,64 @@ class RowOutcome:
     message: str | None = None
 
 
+class ImportedLink(NamedTuple):
+    """A link an import creates (version 1, never seen before on the handle).
+
+    The repository writes the link and its first history entry from this one value and the
+    batch's :class:`ImportMeta`, so neither a :class:`Link` nor a :class:`LinkVersion` is built
+    per row on the bulk path; a named tuple because one is made per imported row.
+    """
+
+    id: str
+    slug: str
+    destination: str
+    redirect_status: int
+    forward_query: bool
+    rules: tuple[Rule, ...]
+    tags: tuple[str, ...]
+
+
 @attrs.frozen
-class RawRow:
-    """One data row as decoded: values are what the format gave (strings for CSV)."""
+class ImportMeta:
+    """What every link and history entry written by one import batch shares."""
+
+    handle: str
+    at: datetime  # createdAt/updatedAt of the links, createdAt of the history entries
+    created_by: str | None
+    request_id: str | None
+    run_id: str
+    source: str = "import"
+
+
+def imported_link(meta: ImportMeta, rec: ImportedLink) -> Link:
+    """The :class:`Link` an :class:`ImportedLink` stands for."""
+    return Link(id=rec.id, handle=meta.handle, slug=rec.slug, version=1, destination=rec.destination,
+                redirect_status=rec.redirect_status, forward_query=rec.forward_query, rules=rec.rules,
+                tags=rec.tags, created_at=meta.at, updated_at=meta.at)
+
+
+def imported_version(meta: ImportMeta, rec: ImportedLink) -> LinkVersion:
+    """The first history entry of an :class:`ImportedLink`."""
+    return LinkVersion(link_id=rec.id, version=1, destination=rec.destination, rules=rec.rules,
+                       redirect_status=rec.redirect_status, forward_query=rec.forward_query, tags=rec.tags,
+                       created_by=meta.created_by, created_at=meta.at, source=meta.source, reason=None,
+                       request_id=meta.request_id, run_id=meta.run_id)
+
+
+class ParsedRow(NamedTuple):
+    """A data row that passed :func:`simple_row_reader` while being parsed."""
+
+    row: int
+    slug: str
+    fields: tuple[Any, ...]  # LinkFields' values in order (destination, rules, tags, status, forwardQuery)
+
+
+class RawRow(NamedTuple):
+    """One data row as decoded: values are what the format gave (strings for CSV).
+
+    A named tuple rather than an attrs class: one is made per imported row, and building a
+    tuple costs a fraction of a frozen attrs instance (see docs/decisions/links-import-performance.md).
+    """
 
     row: int
     values: Mapping[str, Any]
@@ -142,12 +216,16 @@ class Utf8Decoder:
 class CsvRowParser:
     """Feed text; get rows. A record ends at a newline outside quotes (RFC 4180)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, validate_simple: bool = False) -> None:
         self._buf = ""
         self._header: list[str] | None = None
         self._row = 0
+        # with validate_simple, a row simple_csv_row accepts comes out already validated, as a
+        # ParsedRow (no dict, no RawRow); any other row comes out as a RawRow as usual
+        self._validate_simple = validate_simple
+        self._simple: Callable[[Sequence[str]], SimpleRow | None] | None = None
 
-    def feed(self, text: str) -> list[RawRow]:
+    def feed(self, text: str) -> list[RawRow | ParsedRow]:
         self._buf += text
         cut = self._complete_prefix()
         if cut <= 0:
@@ -157,7 +235,7 @@ class CsvRowParser:
         chunk, self._buf = self._buf[:cut], self._buf[cut:]
         return self._parse(chunk)
 
-    def finish(self) -> list[RawRow]:
+    def finish(self) -> list[RawRow | ParsedRow]:
         chunk, self._buf = self._buf, ""
         if chunk.count('"') % 2:
             raise BadRequest("malformed_body", "The CSV ends inside a quoted field.")
@@ -188,35 +266,48 @@ class CsvRowParser:
             start = nl + 1
         return cut
 
-    def _parse(self, chunk: str) -> list[RawRow]:
-        out: list[RawRow] = []
+    def _parse(self, chunk: str) -> list[RawRow | ParsedRow]:
+        out: list[RawRow | ParsedRow] = []
         try:
             records = list(csv.reader(io.StringIO(chunk, newline="")))
         except csv.Error as exc:
             raise BadRequest("malformed_body", f"The CSV could not be parsed: {exc}") from exc
+        quoted = "'" in chunk  # no cell of this chunk can need unneutralising otherwise
+        header = self._header
+        simple = None if quoted else self._simple
+        row = self._row
         for rec in records:
             if not rec or (len(rec) == 1 and rec[0].strip() == ""):
                 continue
-            if self._header is None:
-                self._header = [h.strip() for h in rec]
-                missing = [c for c in ("slug", "destination") if c not in self._header]
+            if header is None:
+                header = self._header = [h.strip() for h in rec]
+                missing = [c for c in ("slug", "destination") if c not in header]
                 if missing:
                     raise ValidationFailed(
                         "validation_failed", "The CSV header must name the slug and destination columns.",
                         errors=[FieldError(f"header.{c}", "required", f"column `{c}` is required")
                                 for c in missing])
+                if self._validate_simple:
+                    self._simple = simple_row_reader(tuple(header))
+                    simple = None if quoted else self._simple
                 continue
-            self._row += 1
-            if len(rec) != len(self._header):
-                values = {k: unneutralise(v) for k, v in zip(self._header, rec, strict=False)}
-                out.append(RawRow(self._row, values, ("malformed_row",
-                                  f"expected {len(self._header)} cells, got {len(rec)}")))
+            row += 1
+            if len(rec) != len(header):
+                values = {k: unneutralise(v) for k, v in zip(header, rec, strict=False)}
+                out.append(RawRow(row, values, ("malformed_row", f"expected {len(header)} cells, got {len(rec)}")))
                 continue
-            values = dict(zip(self._header, rec, strict=True))
-            for k, v in values.items():
-                if v[:1] == "'":
-                    values[k] = unneutralise(v)
-            out.append(RawRow(self._row, values))
+            if simple is not None:
+                ok = simple(rec)
+                if ok is not None:
+                    out.append(ParsedRow(row, ok[0], ok[1:]))
+                    continue
+            values = dict(zip(header, rec, strict=True))
+            if quoted:
+                for k, v in values.items():
+                    if v[:1] == "'":
+                        values[k] = unneutralise(v)
+            out.append(RawRow(row, values))
+        self._row = row
         return out
 
 
@@ -248,7 +339,7 @@ class NdjsonRowParser:
             self._row += 1
             try:
                 value = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield RawRow(self._row, {}, ("malformed_row", "the line is not valid JSON"))
                 continue
             if not isinstance(value, dict):
@@ -262,52 +353,87 @@ _BOOLS = {"": False, "false": False, "0": False, "no": False, "true": True, "1":
 _TAG_CELL_RE = re.compile(r"^[^\x00-\x1f|]{1,64}(?:\|[^\x00-\x1f|]{1,64})*$")
 
 
-def _simple_csv_row(values: Mapping[str, Any]) -> tuple[str, LinkFields] | None:
-    """The common CSV row (no rules, plain tags) validated without the generic machinery;
-    None sends the row down the full path, which reports any error precisely."""
-    slug = values.get("slug")
-    dest = values.get("destination")
-    if not isinstance(slug, str) or not isinstance(dest, str) or not SLUG_RE.match(slug) \
-            or slug in RESERVED_SLUGS or values.get("rules", ""):
-        return None
-    try:
-        destination = validate_destination(dest.strip())
-    except DestinationError:
-        return None
-    tags: tuple[str, ...] | None = None
-    if "tags" in values:
-        cell = values["tags"]
-        if cell == "":
-            tags = ()
-        elif not _TAG_CELL_RE.match(cell):
+# (slug, destination, rules, tags, redirect status, forward query): LinkFields' values, None = not given
+SimpleRow = tuple[str, str, tuple[Rule, ...] | None, tuple[str, ...] | None, int | None, bool | None]
+_TAG_CACHE: dict[str, tuple[str, ...] | None] = {}  # tag cell -> tags (None: take the full path)
+_TAG_CACHE_MAX = 4096
+
+
+def _tag_cell(cell: str) -> tuple[str, ...] | None:
+    tags = _TAG_CACHE.get(cell, ())
+    if tags != ():
+        return tags
+    if not _TAG_CELL_RE.match(cell):
+        tags = None
+    else:
+        parts = [t.strip() for t in cell.split("|")]
+        tags = None if "" in parts or len(parts) > 50 else tuple(dict.fromkeys(parts))
+    if len(_TAG_CACHE) >= _TAG_CACHE_MAX:
+        _TAG_CACHE.clear()
+    _TAG_CACHE[cell] = tags
+    return tags
+
+
+@lru_cache(maxsize=64)
+def simple_row_reader(header: tuple[str, ...]) -> Callable[[Sequence[str]], SimpleRow | None]:
+    """A validator of the common CSV row (no rules, plain tags) for rows of ``header``'s cells:
+    it returns the row's values, or None to send the row down the full path (:func:`row_to_fields`),
+    which reports any error precisely. What it accepts, the full path accepts with the same values.
+    Column positions are worked out once per header, not once per row."""
+    pos = {name: i for i, name in enumerate(header)}  # a repeated column: the last one counts
+    i_slug, i_dest = pos["slug"], pos["destination"]
+    i_rules, i_tags = pos.get("rules"), pos.get("tags")
+    i_status, i_fq = pos.get("redirectStatus"), pos.get("forwardQuery")
+    no_rules: tuple[Rule, ...] | None = None if i_rules is None else ()
+    slug_ok, reserved, statuses, bools = SLUG_RE.match, RESERVED_SLUGS, _STATUSES, _BOOLS
+
+    def read(cells: Sequence[str]) -> SimpleRow | None:
+        slug = cells[i_slug]
+        if not slug_ok(slug) or slug in reserved or (i_rules is not None and cells[i_rules]):
             return None
-        else:
-            parts = [t.strip() for t in cell.split("|")]
-            if any(not t for t in parts) or len(parts) > 50:
+        try:
+            destination = validate_destination(cells[i_dest].strip())
+        except DestinationError:
+            return None
+        tags: tuple[str, ...] | None = None
+        if i_tags is not None:
+            cell = cells[i_tags]
+            tags = _tag_cell(cell) if cell else ()
+            if tags is None:
                 return None
-            tags = tuple(dict.fromkeys(parts))
-    status = None
-    if "redirectStatus" in values:
-        status = _STATUSES.get(values["redirectStatus"].strip())
-        if status is None:
-            return None
-    fq = None
-    if "forwardQuery" in values:
-        fq = _BOOLS.get(values["forwardQuery"].strip().lower())
-        if fq is None:
-            return None
-    return slug, LinkFields(destination, () if "rules" in values else None, tags, status, fq)
+        status = None
+        if i_status is not None:
+            status = statuses.get(cells[i_status].strip())
+            if status is None:
+                return None
+        fq = None
+        if i_fq is not None:
+            fq = bools.get(cells[i_fq].strip().lower())
+            if fq is None:
+                return None
+        return slug, destination, no_rules, tags, status, fq
+
+    return read
 
 
-def row_to_fields(raw: RawRow, *, csv_cells: bool) -> tuple[str, LinkFields]:
+def simple_csv_row(values: Mapping[str, Any]) -> SimpleRow | None:
+    """:func:`simple_row_reader` for one row given as a column -> cell mapping."""
+    if not all(isinstance(v, str) for v in values.values()):
+        return None
+    if "slug" not in values or "destination" not in values:
+        return None
+    return simple_row_reader(tuple(values))(list(values.values()))
+
+
+def row_to_fields(raw: RawRow, *, csv_cells: bool, simple: bool = True) -> tuple[str, LinkFields]:
     """Validate one row; raise :class:`ValidationFailed` whose first error names the row's code.
 
     CSV cells are strings: an empty optional cell means "none" (no tags, no rules, 302).
     """
-    if csv_cells:
-        simple = _simple_csv_row(raw.values)
-        if simple is not None:
-            return simple
+    if csv_cells and simple:
+        ok = simple_csv_row(raw.values)
+        if ok is not None:
+            return ok[0], LinkFields(*ok[1:])
     values = dict(raw.values)
     body: dict[str, Any] = {}
     errs = Collector()
@@ -326,7 +452,7 @@ def row_to_fields(raw: RawRow, *, csv_cells: bool) -> tuple[str, LinkFields]:
             if cell:
                 try:
                     body["rules"] = json.loads(cell)
-                except ValueError:
+                except (ValueError, RecursionError):
                     errs.add("rules", "invalid_json", "the rules cell is not valid JSON")
             else:
                 body["rules"] = []

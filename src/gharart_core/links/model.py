@@ -40,7 +40,7 @@ __all__ = [
     "rules_to_data",
 ]
 
-SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 RESERVED_SLUGS = frozenset({"export", "bulk-import", "health-check"})
 DEVICES = ("mobile", "desktop", "tablet", "bot")
 REDIRECT_STATUSES = (301, 302, 307, 308)

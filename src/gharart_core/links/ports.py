@@ -14,7 +14,7 @@ import attrs
 
 from ..shared.ports import UnitOfWork
 from .health import HealthResult, HealthRun
-from .importing import ImportRowError, ImportRun
+from .importing import ImportedLink, ImportMeta, ImportRowError, ImportRun
 from .model import Health, Link, LinkVersion
 
 __all__ = [
@@ -62,8 +62,17 @@ class Fetcher(Protocol):
     """Outbound HTTP with the SSRF guard applied to the URL and to every redirect hop."""
 
     async def fetch(self, url: str, *, method: str = "GET", timeout: float = 5.0, max_redirects: int = 5,
-                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None) -> FetchResponse:
-        """Raise :class:`FetchError` when no response could be had (or the target is blocked)."""
+                    max_body: int = 1 << 20, headers: Mapping[str, str] | None = None,
+                    body: bytes | None = None, follow_redirects: bool = True) -> FetchResponse:
+        """Raise :class:`FetchError` when no response could be had (or the target is blocked).
+
+        ``headers`` are sent on every hop (the fetcher sets ``Host`` itself). ``body`` is the
+        request body (e.g. a webhook POST); a 307/308 hop sends it again with the same method,
+        while a 303, or a 301/302 answering a POST, continues as a GET without it. With
+        ``follow_redirects=False`` the first answer comes back as it is, 3xx included, and the
+        guard has checked that one hop; otherwise at most ``max_redirects`` hops are followed
+        (one more is ``too_many_redirects``), each checked again before it is connected to.
+        """
         ...
 
 
@@ -86,6 +95,11 @@ class LinkRepository(Protocol):
     async def save_batch(self, new: Sequence[Link], changed: Sequence[tuple[Link, int]],
                          versions: Sequence[LinkVersion]) -> None:
         """Bulk write for imports: inserts, version-checked updates and history rows."""
+        ...
+
+    async def insert_imported(self, meta: ImportMeta, rows: Sequence[ImportedLink]) -> None:
+        """Bulk insert of links an import creates, each at version 1 with its first history entry
+        (``imported_link`` / ``imported_version`` give the values); a taken slug is an error."""
         ...
 
     async def add_version(self, version: LinkVersion) -> None: ...

@@ -103,7 +103,7 @@ class LinksService(ImportMixin, HealthMixin):
     def __init__(self, *, clock: Clock, ids: IdGenerator, uow_factory: Callable[..., Any] | None = None,
                  jobs: JobRunner | None = None, fetcher: Fetcher | None = None,
                  health_timeout_s: float = 5.0, health_concurrency: int = 20, health_per_host: int = 4,
-                 health_max_redirects: int = 5, import_batch: int = 1000) -> None:
+                 health_max_redirects: int = 5, import_batch: int = 5000) -> None:
         self.clock = clock
         self.ids = ids
         self.uow_factory = uow_factory

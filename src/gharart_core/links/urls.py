@@ -15,14 +15,16 @@ __all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "normalise_destinati
 
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
-_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_LABEL_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _FORBIDDEN_RE = re.compile("[\x00-\x20\x7f-\x9f\u2028\u2029\ufeff\\\\]")
 _NEEDS_QUOTING_RE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]")
 
 
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-# the common case, already in stored form: lowercase ASCII host, nothing to quote, no credentials
-_NORMAL_RE = re.compile(rf"^https?://((?:{_LABEL}\.)*{_LABEL})(?::([0-9]{{1,5}}))?(?:[/?#][A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]*)?$")
+# the common case, already in stored form: a lowercase ASCII host of at most 253 characters, no
+# port, nothing to quote, no credentials, no brackets anywhere (anything else takes the full path)
+_NORMAL_RE = re.compile(
+    rf"^https?://(?=[^/?#]{{1,253}}(?:[/?#]|$))(?:{_LABEL}\.)*{_LABEL}(?:[/?#][A-Za-z0-9!#$%&'()*+,/:;=?@~\-._]*)?$")
 
 
 class DestinationError(ValueError):
@@ -66,9 +68,7 @@ def validate_destination(url: str) -> str:
     """Return the normalised destination or raise :class:`DestinationError` with a field code."""
     if len(url) > MAX_URL_LENGTH:
         raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
-    m = _NORMAL_RE.match(url)
-    if m is not None and len(m.group(1)) <= 253 and (m.group(2) is None or 0 < int(m.group(2)) <= 65535) \
-            and "[" not in url and "]" not in url:
+    if _NORMAL_RE.match(url) is not None:
         return url
     return normalise_destination(url)
 

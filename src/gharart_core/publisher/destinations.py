@@ -18,7 +18,7 @@ __all__ = ["MAX_CONTENT_CHARS", "FetcherTransport", "SiteDestination", "WebhookD
 
 MAX_CONTENT_CHARS = 1_000_000
 _URL_MAX = 2048
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "content-type", "idempotency-key", "transfer-encoding",
                                "connection"})
 
@@ -169,6 +169,9 @@ class WebhookDestination:
         return DeliveryResult(ok=True, external_url=_external_url(answer.body_excerpt))
 
 
+USER_AGENT = "GharartPublisher/1.0"
+
+
 def _external_url(body: str) -> str | None:
     """The published URL when the receiver names one (``external_url``, ``url`` or ``link``)."""
     try:
@@ -192,21 +195,17 @@ class FetcherTransport:
     Webhook POSTs follow no redirects (a 3xx is a failed attempt, never a re-POST elsewhere) and
     read at most 64 KiB of the answer. A fetch that gets no answer (``FetchError``: ``blocked``,
     ``timeout``, ``dns_error``...) becomes a ``WebhookResponse`` carrying that error kind.
-    ``send_body=False`` is for scripted fetchers whose ``fetch`` takes no body (tests, harness).
     """
 
-    def __init__(self, fetcher: Any, *, timeout: float = 10.0, send_body: bool = True) -> None:
+    def __init__(self, fetcher: Any, *, timeout: float = 10.0) -> None:
         self.fetcher = fetcher
         self.timeout = timeout
-        self.send_body = send_body
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
-        kwargs: dict[str, Any] = {"method": "POST", "headers": dict(headers), "timeout": self.timeout,
-                                  "max_redirects": 0, "max_body": 64 * 1024}
-        if self.send_body:
-            kwargs["body"] = body
         try:
-            answer = await self.fetcher.fetch(url, **kwargs)
+            answer = await self.fetcher.fetch(
+                url, method="POST", body=body, headers={"User-Agent": USER_AGENT, **headers},
+                timeout=self.timeout, follow_redirects=False, max_redirects=0, max_body=64 * 1024)
         except Exception as exc:
             kind = getattr(exc, "kind", None)
             if not isinstance(kind, str):

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_SECTOR = "default"
-SECTOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+SECTOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 _CONTENT_ID_MAX = 200
 _TITLE_MAX = 500
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "format_ts", "parse_ts", "utc"]
+__all__ = ["MAX_YEAR", "MIN_YEAR", "Clock", "FakeClock", "SystemClock", "format_ts", "parse_ts", "utc"]
+
+MIN_YEAR = 1000
+MAX_YEAR = 9000
 
 
 class Clock(Protocol):
@@ -46,7 +49,9 @@ def format_ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     v = utc(value)
-    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+    # formatted by hand: strftime("%Y") does not zero-pad years before 1000 on every platform
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
+            f"{v.microsecond // 1000:03d}Z")
 
 
 def parse_ts(text: str) -> datetime:
@@ -56,4 +61,11 @@ def parse_ts(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("timestamp needs a timezone offset")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00
+        raise ValueError("timestamp out of range") from exc
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        # keeps expiry arithmetic (retention windows, TTLs) clear of datetime's own limits
+        raise ValueError(f"timestamp years run from {MIN_YEAR} to {MAX_YEAR}")
+    return value

@@ -30,6 +30,23 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(out))
 
 
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # the last two characters of 1,024 values
+
+
+def _encode_run(head: str, first: int, n: int) -> list[str]:
+    """``[head + _encode(first + i, 26) for i in range(n)]``, encoding the 24 leading characters
+    once per 1,024 consecutive values."""
+    out: list[str] = []
+    v, end = first, first + n
+    while v < end:
+        low = v & 1023
+        take = min(1024 - low, end - v)
+        stem = head + _encode(v >> 10, 24)
+        out.extend([stem + pair for pair in _PAIRS[low:low + take]])
+        v += take
+    return out
+
+
 class UlidIds:
     """Monotonic ULIDs: ids minted by one process sort in creation order."""
 
@@ -59,6 +76,21 @@ class UlidIds:
                 self._last_rand = rand
                 self._last_ms = ms
         return f"{prefix}_{_encode(ms, 10)}{_encode(rand, 16)}"
+
+    def new_many(self, prefix: str, n: int) -> list[str]:
+        """``n`` ids, the same as ``n`` calls of :meth:`new` within one millisecond (bulk imports)."""
+        if n <= 0:
+            return []
+        with self._lock:
+            ms = time.time_ns() // 1_000_000
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                first = self._last_rand + 1
+            else:
+                first = self._rng.getrandbits(79)
+                self._last_ms = ms
+            self._last_rand = first + n - 1
+        return _encode_run(prefix + "_", ms << 80 | first, n)
 
 
 class SequentialIds:

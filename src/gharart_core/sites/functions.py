@@ -149,7 +149,7 @@ class FormCapture:
                         [*fields[k], v] if isinstance(fields.get(k), list) else ([fields[k], v] if k in fields else v)
                     )
                 ctype = ctype or "application/x-www-form-urlencoded"
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _json_result(400, {"code": "malformed_body"})
         redirect_to = cfg.get("redirectTo")
         if redirect_to:

@@ -30,7 +30,7 @@ __all__ = [
     "transition",
 ]
 
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}\Z")
 MODES = ("live", "maintenance", "private", "redirect")
 
 

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _MAX_MESSAGE = 1000
-_CTYPE_RE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*$")
+_CTYPE_RE = re.compile(r"^[\w.+-]+/[\w.+-]+(\s*;\s*[\w.+-]+=[\w.+\"-]+)*\Z")
 
 
 @attrs.frozen

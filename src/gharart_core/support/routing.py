@@ -139,7 +139,7 @@ _KEYWORD_RES = tuple(
 _METHOD_RE = re.compile(r"^[A-Z]{3,7}\s+")
 _HANDLE_SEGMENT_RE = re.compile(r"^/v2/handles/[^/]+")
 _PREFIX_RE = re.compile(r"^([a-z]{2,4})_")
-_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}\Z")
 
 
 @attrs.frozen

@@ -25,8 +25,8 @@ from .model import ContentTarget
 
 __all__ = ["parse_target"]
 
-_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_FILE_ID_RE = re.compile(r"^fil_[0-9A-HJKMNP-TV-Z]{26}$")
+_HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+_FILE_ID_RE = re.compile(r"^fil_[0-9A-HJKMNP-TV-Z]{26}\Z")
 
 
 def _origin(url: str) -> tuple[str, str] | None:

@@ -237,7 +237,25 @@ async def _serve(ctx: RequestContext, handle: str, raw_path: str, token: str | N
         async for chunk in edge.open_content(doc):
             yield chunk
 
-    return Stream(body(), media_type=doc.content_type, headers=headers, status_code=200)
+    media_type, charset = _split_charset(doc.content_type)
+    return Stream(body(), media_type=media_type, encoding=charset, headers=headers, status_code=200)
+
+
+def _split_charset(content_type: str) -> tuple[str, str]:
+    """``text/markdown; charset=utf-8`` -> (``text/markdown``, ``utf-8``): the framework adds the charset
+    parameter itself for ``text/*`` types, so passing it through would repeat it."""
+    base, *params = [p.strip() for p in content_type.split(";")]
+    charset = "utf-8"
+    kept = []
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+        elif param:
+            kept.append(param)
+    if not base.lower().startswith("text/"):
+        return content_type, charset
+    return "; ".join([base, *kept]), charset
 
 
 @get("/_edge/docs/{handle:str}/{path:path}", include_in_schema=True)

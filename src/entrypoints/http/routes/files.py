@@ -18,6 +18,7 @@ from litestar.response import Stream
 
 from gharart_core.files.model import AccessLogEntry, File, FileMode, Share, content_disposition
 from gharart_core.files.service import UploadField, UploadFile
+from gharart_core.files.sniff import is_media_type
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import BadRequest, FieldError, TooLarge, UnsupportedMedia, ValidationFailed
 from gharart_core.shared.ports import ObjectStore
@@ -171,9 +172,8 @@ async def upload_file(handle: str, ctx: RequestContext) -> Response[Any]:
     service = _files(ctx)
     boundary = _boundary(ctx.request.headers.get("content-type"))
     declared = ctx.request.headers.get("content-length")
-    too_big = declared and declared.isascii() and declared.isdigit() and int(declared) > (
-        service.max_file_bytes + MULTIPART_SLACK)
-    if too_big:
+    too_big = service.max_file_bytes + MULTIPART_SLACK
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > too_big:
         raise TooLarge(
             "file_too_large",
             f"Files are limited to {service.max_file_bytes} bytes.",
@@ -276,7 +276,7 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
     raw = await ctx.body_bytes(16 * 1024)
     try:
         body = json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if body is None:
         raise BadRequest("malformed_body", 'Send a JSON body: {"email": "you@example.com"}.')
@@ -372,7 +372,9 @@ async def _download(file_id: str, ctx: RequestContext, *, head: bool) -> Respons
         headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
         headers["Content-Length"] = str(end - start + 1)
     body = _empty() if head else _stream(store, f.object_key, start, end)
-    return Stream(body, status_code=status, media_type=f.content_type, headers=headers)
+    # a type stored before declared types were checked is never echoed into a header as is
+    media_type = f.content_type if is_media_type(f.content_type) else "application/octet-stream"
+    return Stream(body, status_code=status, media_type=media_type, headers=headers)
 
 
 ROUTES: list[Any] = [

@@ -24,8 +24,18 @@ from gharart_core.links.service import build_facts
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import FieldError, NotFound, TooLarge, UnsupportedMedia, ValidationFailed
 
+from ...settings import int_setting
 from ..context import RequestContext
 from ..render import page, parse_limit
+from .links_openapi import (
+    HEALTH_CHECK_BODY,
+    IMPORT_BODY,
+    LINK_CREATE_BODY,
+    LINK_UPDATE_BODY,
+    ROLLBACK_BODY,
+    ROUTE_PREVIEW_BODY,
+    documented_body,
+)
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_link", "render_version"]
 
@@ -33,6 +43,7 @@ BASE = "/v2/handles/{handle:str}/links"
 CSV_TYPES = ("text/csv", "application/csv")
 NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/ndjson")
 DEFAULT_MAX_IMPORT_BYTES = 1024**3
+
 EXPORT_COLUMNS = ("slug", "destination", "tags", "rules", "redirectStatus", "forwardQuery", "version",
                   "updatedAt", "health")
 
@@ -114,7 +125,7 @@ def _bool_q(ctx: RequestContext, name: str) -> bool:
 
 # -- CRUD -------------------------------------------------------------------------------------
 
-@post(BASE, status_code=201, tags=["links"])
+@post(BASE, status_code=201, tags=["links"], operation_class=documented_body(LINK_CREATE_BODY))
 async def create_link(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -140,7 +151,7 @@ async def get_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@patch(BASE + "/{slug:str}", tags=["links"])
+@patch(BASE + "/{slug:str}", tags=["links"], operation_class=documented_body(LINK_UPDATE_BODY))
 async def update_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -171,7 +182,8 @@ async def link_history(handle: str, slug: str, ctx: RequestContext) -> Response[
     return ctx.respond(page(result, render_version))
 
 
-@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/rollback", status_code=200, tags=["links"],
+      operation_class=documented_body(ROLLBACK_BODY))
 async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json()
@@ -180,7 +192,8 @@ async def rollback_link(handle: str, slug: str, ctx: RequestContext) -> Response
     return ctx.respond(render_link(link), etag=link.version)
 
 
-@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"])
+@post(BASE + "/{slug:str}/route-preview", status_code=200, tags=["links"],
+      operation_class=documented_body(ROUTE_PREVIEW_BODY))
 async def route_preview(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)
@@ -204,7 +217,7 @@ async def _spool(ctx: RequestContext) -> tuple[str, int]:
     """Write the body to a temporary file (never whole in memory); return its path and line count."""
     fd, path = tempfile.mkstemp(prefix="gharart-import-", suffix=".part")
     size = lines = 0
-    limit = int(ctx.settings.extra.get("GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES))
+    limit = int_setting(ctx.settings.extra, "GHARART_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES)
     try:
         with os.fdopen(fd, "wb") as fh:
             async for chunk in ctx.request.stream():
@@ -225,7 +238,7 @@ async def _file_chunks(path: str, size: int = 256 * 1024) -> AsyncIterator[bytes
             yield chunk
 
 
-@post(BASE + "/bulk-import", status_code=200, tags=["links"])
+@post(BASE + "/bulk-import", status_code=200, tags=["links"], operation_class=documented_body(IMPORT_BODY))
 async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     svc = _svc(ctx)
@@ -358,7 +371,8 @@ async def export_links(handle: str, ctx: RequestContext) -> Stream:
 
 # -- health checks ----------------------------------------------------------------------------
 
-@post(BASE + "/health-check", status_code=202, tags=["links"])
+@post(BASE + "/health-check", status_code=202, tags=["links"],
+      operation_class=documented_body(HEALTH_CHECK_BODY))
 async def start_health_check(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     body = await ctx.json(required=False)

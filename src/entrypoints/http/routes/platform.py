@@ -11,7 +11,8 @@ from gharart_core.identity.model import Handle, Member, PersonalAccessToken, Rol
 from gharart_core.identity.policy import Action, authorize
 from gharart_core.shared.audit import AuditEvent
 from gharart_core.shared.clock import parse_ts
-from gharart_core.shared.errors import FieldError, ValidationFailed
+from gharart_core.shared.errors import BadRequest, FieldError, ValidationFailed
+from gharart_core.shared.pagination import Page, decode_cursor, encode_cursor
 
 from ..context import RequestContext
 from ..render import page, parse_limit, ts
@@ -44,6 +45,21 @@ def render_audit(e: AuditEvent) -> dict[str, Any]:
     return {"id": e.id, "at": ts(e.at), "actorId": e.actor_id, "credentialId": e.credential_id,
             "handle": e.handle, "action": e.action, "target": e.target, "requestId": e.request_id,
             "beforeVersion": e.before_version, "afterVersion": e.after_version}
+
+
+def _window(ctx: RequestContext, values: list[Any]) -> Page[Any]:
+    """``?limit=``/``?cursor=`` over a short list the service answers whole (handles, members, tokens)."""
+    q = ctx.request.query_params
+    limit = parse_limit(q.get("limit"))
+    key = decode_cursor(q.get("cursor"))
+    start = 0
+    if key is not None:
+        if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool) or key[0] < 0:
+            raise BadRequest("invalid_cursor", "The cursor could not be decoded.")
+        start = key[0]
+    chunk = values[start:start + limit]
+    more = start + limit < len(values)
+    return Page(chunk, encode_cursor([start + limit]) if more else None)
 
 
 def _str_field(body: dict[str, Any], name: str, *, required: bool = True, max_len: int = 1000) -> str | None:
@@ -79,7 +95,7 @@ async def list_handles(ctx: RequestContext) -> Response[Any]:
     principal = await ctx.principal()
     async with ctx.rt.uow_factory(write=False) as uow:
         pairs = await ctx.container.identity_service().list_handles(uow, principal)
-    return ctx.respond({"items": [render_handle(h, r) for h, r in pairs], "nextCursor": None})
+    return ctx.respond(page(_window(ctx, list(pairs)), lambda pair: render_handle(*pair)))
 
 
 @get("/v2/handles/{handle:str}", tags=["handles"])
@@ -94,7 +110,7 @@ async def get_handle(handle: str, ctx: RequestContext) -> Response[Any]:
 async def list_members(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     members = await ctx.container.identity_service().list_members(ctx.uow, access)
-    return ctx.respond({"items": [render_member(m) for m in members], "nextCursor": None})
+    return ctx.respond(page(_window(ctx, list(members)), render_member))
 
 
 @post("/v2/handles/{handle:str}/members", status_code=201, tags=["members"])
@@ -160,7 +176,7 @@ async def create_token(ctx: RequestContext) -> Response[Any]:
 async def list_tokens(ctx: RequestContext) -> Response[Any]:
     principal = await ctx.principal()
     tokens = await ctx.container.identity_service().list_tokens(ctx.uow, principal)
-    return ctx.respond({"items": [render_token(t) for t in tokens], "nextCursor": None})
+    return ctx.respond(page(_window(ctx, list(tokens)), render_token))
 
 
 @delete("/v2/tokens/{token_id:str}", status_code=204, tags=["tokens"])

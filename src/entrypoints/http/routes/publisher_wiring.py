@@ -3,7 +3,6 @@ over the shared SSRF-guarded fetcher."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,72 +45,13 @@ def deployment_records_service_for(clock: Any, ids: Any, publisher: Any, sites: 
     return DeploymentRecordService(clock, ids, publisher, SitesBridge(sites))
 
 
-def _accepts_body(fetcher: Any) -> bool:
-    try:
-        params = inspect.signature(fetcher.fetch).parameters
-    except (TypeError, ValueError):
-        return False
-    return "body" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-
-
 def webhook_transport(fetcher: Any, fetcher_transport: Any, *, timeout: float = DEFAULT_WEBHOOK_TIMEOUT_S) -> Any:
-    """The webhook transport for the container's fetcher: the ``Fetcher`` port itself when it can
-    send a body; for the httpx fetcher (GET/HEAD checks only) a POST through the same SSRF guard
-    (its per-hop check and address pinning); for scripted fakes, their ``fetch`` without a body."""
+    """The webhook transport for the container's fetcher: POSTs through the ``Fetcher`` port
+    (its SSRF guard, checked address and timeout), or a transport that reports that no outbound
+    fetcher is configured."""
     if fetcher is None:
         return _NoFetcher()
-    if _accepts_body(fetcher):
-        return fetcher_transport(fetcher, timeout=timeout)
-    if hasattr(fetcher, "_target") and hasattr(fetcher, "_client"):
-        return _GuardedPost(fetcher, timeout)
-    return fetcher_transport(fetcher, timeout=timeout, send_body=False)
-
-
-class _GuardedPost:
-    """One POST through :class:`adapters.http.fetcher.HttpxFetcher`'s SSRF guard: the host is
-    resolved and checked (allowlist included) and the connection goes to the checked address;
-    no redirect is followed; at most 64 KiB of the answer is read."""
-
-    def __init__(self, fetcher: Any, timeout: float = 10.0) -> None:
-        self.fetcher = fetcher
-        self.timeout = timeout
-
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        import asyncio
-
-        import httpx
-
-        from gharart_core.publisher.ports import WebhookResponse
-
-        try:
-            async with asyncio.timeout(self.timeout):
-                target, extra, extensions = await self.fetcher._target(url)
-                request = self.fetcher._client.build_request(
-                    "POST", target, headers={"User-Agent": "GharartPublisher/1.0", **headers, **extra},
-                    content=body, extensions=extensions)
-                response = await self.fetcher._client.send(request, stream=True)
-                try:
-                    chunks, size = [], 0
-                    async for chunk in response.aiter_bytes():
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size >= 65536:
-                            break
-                    text = b"".join(chunks)[:65536].decode("utf-8", "replace")
-                finally:
-                    await response.aclose()
-                return WebhookResponse(response.status_code, None, text)
-        except TimeoutError:
-            return WebhookResponse(None, "timeout")
-        except httpx.TimeoutException:
-            return WebhookResponse(None, "timeout")
-        except httpx.TransportError:
-            return WebhookResponse(None, "connection_error")
-        except Exception as exc:
-            kind = getattr(exc, "kind", None)
-            if not isinstance(kind, str):
-                raise
-            return WebhookResponse(None, kind)
+    return fetcher_transport(fetcher, timeout=timeout)
 
 
 class _NoFetcher:
