@@ -47,7 +47,7 @@ async def test_manifest_size_is_bounded(owner):
     h, A = owner
     digest = hashlib.sha256(b"x").hexdigest()
     r = await h.client.post(f"{H}/site-deployments",
-                            json={"manifest": {"a.html": {"sha256": digest, "size": 10**12}}}, headers=A)
+                            json={"manifest": {"a.html": {"sha256": digest, "size": 10**15}}}, headers=A)
     assert r.status_code == 422
     assert r.json()["errors"][0] == {"field": "manifest.a.html.size", "code": "too_large",
                                      "message": r.json()["errors"][0]["message"]}

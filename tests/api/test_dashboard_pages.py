@@ -129,8 +129,9 @@ async def test_viewer_sees_no_write_controls_and_the_api_refuses_anyway(harness:
         csrf = await sign_in(b, viewer)
         assert "role-viewer" in (await b.get(f"{D}/")).text
         pages = {
+            "/h/acme": ["audit-table"],
             "/h/acme/links": ["create-link", "health-form"],
-            "/h/acme/links/promo": ["rollback-form"],
+            "/h/acme/links/promo": ["rollback-form", "edit-form"],
             "/h/acme/import": ["import-form"],
             "/h/acme/sites": ["mode-form"],
             f"/h/acme/sites/{dep}": ["promote-form", "rollback-form", "binding-form"],
@@ -180,6 +181,12 @@ async def test_link_rollback_needs_target_and_expected_version(harness: Harness)
         shown = await b.get(ok.headers["location"])
         assert "Rolled back promo to version 1" in shown.text
         assert 'id="current-version">4<' in shown.text
+        edit = await b.post(f"{D}/h/acme/links/promo/edit",
+                            data={"csrf": csrf, "destination": "https://d.example/", "expectedVersion": "3"})
+        assert problem_code((await b.get(edit.headers["location"])).text) == ["version_conflict"]
+        handle_page = await b.get(f"{D}/h/acme")
+        assert 'id="audit-table"' in handle_page.text and "link.rollback" in handle_page.text
+        assert 'id="members-table"' in handle_page.text and "owner@acme.example.com" in handle_page.text
         diff = await b.get(f"{D}/h/acme/links/promo?diff=3..4")
         assert 'id="diff-table"' in diff.text and "https://c.example/" in diff.text
         prev = await b.post(f"{D}/h/acme/links/promo/preview", data={"csrf": csrf, "userAgent": "curl/8"})
@@ -206,6 +213,11 @@ async def test_import_dry_run_shows_row_errors_then_imports(harness: Harness) ->
                                data={"csrf": csrf, "mode": "partial"})
         assert "created 1" in partial.text
     assert (await harness.client.get(f"{H}/links/good", headers=harness.auth(tok))).status_code == 200
+    async with browser(harness) as b:
+        await sign_in(b, tok)
+        export = await b.get(f"{D}/h/acme/links-export?format=csv")
+        assert export.status_code == 200 and "good,https://good.example/" in export.text
+        assert export.headers["content-disposition"].startswith("attachment")
 
 
 async def test_health_check_start_and_run_page(harness: Harness) -> None:
@@ -410,3 +422,18 @@ async def test_operator_escalates_a_report_and_moves_it_along(harness: Harness) 
             assert f"is {status}." in (await b.get(r.headers["location"])).text
         r = await b.post(f"{D}/operator/escalations/{esc}", data={"csrf": csrf, "status": "open"})
         assert problem_code((await b.get(r.headers["location"])).text) == ["invalid_transition"]
+
+
+async def test_dashboard_writes_over_every_store(any_harness: Harness) -> None:
+    """The page's own request and the API call it makes must not hold two write locks (SQLite)."""
+    h = any_harness
+    tok = await h.create_owner("acme")
+    await make_link(h, tok, "promo", "https://a.example/", "https://b.example/")
+    async with browser(h) as b:
+        csrf = await sign_in(b, tok)
+        r = await b.post(f"{D}/h/acme/links/promo/rollback",
+                         data={"csrf": csrf, "targetVersion": "1", "expectedCurrentVersion": "2", "reason": "r"})
+        assert "Rolled back promo" in (await b.get(r.headers["location"])).text
+        r = await b.post(f"{D}/h/acme/files/upload", data={"csrf": csrf},
+                         files={"file": ("a.txt", b"hello", "text/plain")})
+        assert r.status_code == 303 and "/files/fil_" in r.headers["location"]

@@ -50,3 +50,19 @@ async def test_bad_bodies_keep_their_problem_codes(harness):
     assert r.status_code == 422 and r.json()["code"] == "validation_failed"
     assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {
         ("destination", "invalid_url"), ("rules.0.conditions.device", "invalid_value")}
+
+
+async def test_links_query_parameters_are_documented(harness):
+    paths = (await harness.client.get("/schema/openapi.json")).json()["paths"]
+
+    def params(path: str, method: str) -> dict[str, dict]:
+        return {p["name"]: p for p in paths[path][method].get("parameters", [])}
+
+    listing = params(P, "get")
+    assert {"handle", "tag", "prefix", "health", "q", "limit", "cursor"} <= set(listing)
+    assert listing["handle"]["in"] == "path" and listing["limit"]["in"] == "query"
+    assert listing["limit"]["schema"]["maximum"] == 500 and "unchecked" in listing["health"]["schema"]["enum"]
+    assert {"slug", "diff", "limit", "cursor"} <= set(params(P + "/{slug}/history", "get"))
+    assert params(P + "/bulk-import", "post")["mode"]["schema"]["enum"] == ["dryRun", "atomic", "partial"]
+    assert {"format", "includeHistory"} <= set(params(P + "/export", "get"))
+    assert "timeout" in params(P + "/health-check/{runId}", "get")["classification"]["schema"]["enum"]

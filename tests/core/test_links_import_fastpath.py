@@ -49,7 +49,7 @@ def test_fast_path_accepts_only_what_the_full_path_accepts_with_the_same_values(
         full = None
     if fast is not None:
         assert full is not None
-        assert (fast[0], LinkFields(*fast[1:])) == full
+        assert (fast[0], LinkFields(*fast[1])) == full
 
 
 def test_parser_hands_simple_rows_over_validated_and_the_rest_raw():

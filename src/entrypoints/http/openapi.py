@@ -329,6 +329,8 @@ def complete_openapi(doc: dict[str, Any], routes: list[tuple[str, set[str]]]) ->
         path = _template(raw)
         if path.startswith("/schema") and path != "/schema/openapi.json":
             continue
+        if path == "/dashboard" or path.startswith("/dashboard/"):
+            continue  # the web UI's HTML pages are not part of the API
         entry = paths.setdefault(path, {})
         for method in sorted(m.lower() for m in methods):
             if method not in _METHODS or method in entry:

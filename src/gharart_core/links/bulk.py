@@ -202,7 +202,7 @@ class ImportMixin:
             if csv_cells:
                 simple = simple_csv_row(raw.values)
                 if simple is not None:
-                    valid.append((raw.row, simple[0], simple[1:]))
+                    valid.append((raw.row, *simple))
                     continue
             try:
                 slug, fields = row_to_fields(raw, csv_cells=csv_cells)

@@ -31,7 +31,7 @@ from .model import (
     check_slug,
     parse_fields,
 )
-from .urls import DestinationError, validate_destination
+from .urls import MAX_URL_LENGTH, NORMAL_URL_RE, DestinationError, validate_destination
 
 __all__ = [
     "CSV_COLUMNS",
@@ -276,6 +276,7 @@ class CsvRowParser:
         header = self._header
         simple = None if quoted else self._simple
         row = self._row
+        parsed = ParsedRow._make
         for rec in records:
             if not rec or (len(rec) == 1 and rec[0].strip() == ""):
                 continue
@@ -299,7 +300,7 @@ class CsvRowParser:
             if simple is not None:
                 ok = simple(rec)
                 if ok is not None:
-                    out.append(ParsedRow(row, ok[0], ok[1:]))
+                    out.append(parsed((row, *ok)))
                     continue
             values = dict(zip(header, rec, strict=True))
             if quoted:
@@ -353,8 +354,8 @@ _BOOLS = {"": False, "false": False, "0": False, "no": False, "true": True, "1":
 _TAG_CELL_RE = re.compile(r"^[^\x00-\x1f|]{1,64}(?:\|[^\x00-\x1f|]{1,64})*$")
 
 
-# (slug, destination, rules, tags, redirect status, forward query): LinkFields' values, None = not given
-SimpleRow = tuple[str, str, tuple[Rule, ...] | None, tuple[str, ...] | None, int | None, bool | None]
+# (slug, (destination, rules, tags, redirect status, forward query)): LinkFields' values, None = not given
+SimpleRow = tuple[str, tuple[str, tuple[Rule, ...] | None, tuple[str, ...] | None, int | None, bool | None]]
 _TAG_CACHE: dict[str, tuple[str, ...] | None] = {}  # tag cell -> tags (None: take the full path)
 _TAG_CACHE_MAX = 4096
 
@@ -386,15 +387,18 @@ def simple_row_reader(header: tuple[str, ...]) -> Callable[[Sequence[str]], Simp
     i_status, i_fq = pos.get("redirectStatus"), pos.get("forwardQuery")
     no_rules: tuple[Rule, ...] | None = None if i_rules is None else ()
     slug_ok, reserved, statuses, bools = SLUG_RE.match, RESERVED_SLUGS, _STATUSES, _BOOLS
+    normal_url = NORMAL_URL_RE.match
 
     def read(cells: Sequence[str]) -> SimpleRow | None:
         slug = cells[i_slug]
         if not slug_ok(slug) or slug in reserved or (i_rules is not None and cells[i_rules]):
             return None
-        try:
-            destination = validate_destination(cells[i_dest].strip())
-        except DestinationError:
-            return None
+        destination = cells[i_dest].strip()
+        if not normal_url(destination) or len(destination) > MAX_URL_LENGTH:  # else: the full URL check
+            try:
+                destination = validate_destination(destination)
+            except DestinationError:
+                return None
         tags: tuple[str, ...] | None = None
         if i_tags is not None:
             cell = cells[i_tags]
@@ -411,7 +415,7 @@ def simple_row_reader(header: tuple[str, ...]) -> Callable[[Sequence[str]], Simp
             fq = bools.get(cells[i_fq].strip().lower())
             if fq is None:
                 return None
-        return slug, destination, no_rules, tags, status, fq
+        return slug, (destination, no_rules, tags, status, fq)
 
     return read
 
@@ -433,7 +437,7 @@ def row_to_fields(raw: RawRow, *, csv_cells: bool, simple: bool = True) -> tuple
     if csv_cells and simple:
         ok = simple_csv_row(raw.values)
         if ok is not None:
-            return ok[0], LinkFields(*ok[1:])
+            return ok[0], LinkFields(*ok[1])
     values = dict(raw.values)
     body: dict[str, Any] = {}
     errs = Collector()

@@ -11,7 +11,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
-__all__ = ["MAX_URL_LENGTH", "DestinationError", "host_of", "normalise_destination", "validate_destination"]
+__all__ = [
+    "MAX_URL_LENGTH",
+    "NORMAL_URL_RE",
+    "DestinationError",
+    "host_of",
+    "normalise_destination",
+    "validate_destination",
+]
 
 MAX_URL_LENGTH = 2048
 _SAFE = "!#$%&'()*+,/:;=?@[]~-._"
@@ -23,7 +30,7 @@ _NEEDS_QUOTING_RE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~\-._]")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 # the common case, already in stored form: a lowercase ASCII host of at most 253 characters, no
 # port, nothing to quote, no credentials, no brackets anywhere (anything else takes the full path)
-_NORMAL_RE = re.compile(
+NORMAL_URL_RE = re.compile(
     rf"^https?://(?=[^/?#]{{1,253}}(?:[/?#]|$))(?:{_LABEL}\.)*{_LABEL}(?:[/?#][A-Za-z0-9!#$%&'()*+,/:;=?@~\-._]*)?$")
 
 
@@ -68,7 +75,7 @@ def validate_destination(url: str) -> str:
     """Return the normalised destination or raise :class:`DestinationError` with a field code."""
     if len(url) > MAX_URL_LENGTH:
         raise DestinationError("too_long", f"a destination is at most {MAX_URL_LENGTH} characters")
-    if _NORMAL_RE.match(url) is not None:
+    if NORMAL_URL_RE.match(url) is not None:
         return url
     return normalise_destination(url)
 

@@ -163,6 +163,11 @@ class Dash:
                       max_age=max_age)
 
     def set_flash(self, kind: str, message: str, problem: dict[str, Any] | None = None) -> None:
+        if problem is not None:  # keep the cookie well under the 4 KiB browsers accept
+            problem = {**problem, "detail": str(problem.get("detail", ""))[:500],
+                       "errors": list(problem.get("errors") or [])[:10],
+                       "extra": {k: v for k, v in (problem.get("extra") or {}).items()
+                                 if len(json.dumps(v, default=str)) <= 300}}
         self.cookies.append(self._cookie(FLASH_COOKIE, _encode({"kind": kind, "message": message,
                                                                 "problem": problem}), max_age=60))
         self.clear_flash = False
@@ -340,8 +345,13 @@ async def handle_home(handle: str, request: Request[Any, Any, Any]) -> Response[
     if not d.token:
         return d.redirect(f"{PREFIX}/login")
     r = await d.call("GET", _h(handle))
+    role = (r.data or {}).get("role") if r.ok else None
+    members = await d.call("GET", f"{_h(handle)}/members") if r.ok else None
+    audit = await d.call("GET", f"{_h(handle)}/audit-log", params={"limit": 25}) \
+        if r.ok and can(role, "admin") else None
     return await d.page("handle.html", handle=handle, info=r.data if r.ok else None, problem=r.problem,
-                        role=(r.data or {}).get("role") if r.ok else None)
+                        role=role, members=_items(members) if members else [],
+                        audit=_items(audit) if audit else None)
 
 
 # -- links --------------------------------------------------------------------
@@ -356,6 +366,21 @@ async def links_page(handle: str, request: Request[Any, Any, Any]) -> Response[A
     r = await d.call("GET", f"{_h(handle)}/links", params={**params, "limit": 200})
     return await d.page("links.html", handle=handle, links=_items(r), problem=r.problem, filters=filters,
                         next_cursor=(r.data or {}).get("nextCursor") if r.ok else None)
+
+
+@get(f"{PREFIX}/h/{{handle:str}}/links-export", include_in_schema=False)
+async def links_export(handle: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """The API's export (current versions) as a download, fetched with the session's token."""
+    d = Dash(request)
+    if not d.token:
+        return d.redirect(f"{PREFIX}/login")
+    fmt = "jsonl" if request.query_params.get("format") == "jsonl" else "csv"
+    r = await d.call("GET", f"{_h(handle)}/links/export", params={"format": fmt})
+    if not r.ok:
+        return await d.page("error.html", status=r.status, problem=r.problem)
+    return Response(r.response.content, media_type=r.response.headers.get("content-type", "text/csv"),
+                    headers={"Content-Disposition": f'attachment; filename="{handle}-links.{fmt}"',
+                             "X-Request-ID": r.request_id, "Cache-Control": "no-store"})
 
 
 @post(f"{PREFIX}/h/{{handle:str}}/links/create", include_in_schema=False, status_code=200)
@@ -390,6 +415,18 @@ async def _link_page(d: Dash, handle: str, slug: str, **extra: Any) -> Response[
     return await d.page("link.html", handle=handle, slug=slug, link=link.data if link.ok else None,
                         problem=link.problem, history=_items(hist), diff=diff, diff_spec=diff_spec,
                         artifact=(link.data or {}).get("id", slug) if link.ok else slug, **extra)
+
+
+@post(f"{PREFIX}/h/{{handle:str}}/links/{{slug:str}}/edit", include_in_schema=False, status_code=200)
+async def link_edit(handle: str, slug: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    d, form, refused = await _guard(request)
+    if refused:
+        return refused
+    body: dict[str, Any] = {"destination": _s(form, "destination"),
+                            "expectedVersion": _int(_s(form, "expectedVersion"))}
+    r = await d.call("PATCH", f"{_h(handle)}/links/{quote(slug, safe='')}", json=body, action=True)
+    return d.after(r, f"Updated {slug} (now version {(r.data or {}).get('version') if r.ok else '?'}).",
+                   f"{PREFIX}/h/{handle}/links/{slug}")
 
 
 @post(f"{PREFIX}/h/{{handle:str}}/links/{{slug:str}}/rollback", include_in_schema=False, status_code=200)
@@ -899,10 +936,10 @@ async def operator_escalation_status(esc_id: str, request: Request[Any, Any, Any
 
 
 ROUTES = [
-    static, home, login_form, login, logout, handle_home, links_page, link_create, link_page, link_rollback,
-    link_preview, import_page, import_run, import_run_page, import_errors, health_start, health_run, sites_page,
-    deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode, binding_create, intel_page,
-    intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share, share_revoke, docs_page,
-    docs_policy, docs_evaluate, support_page, support_report, operator_page, operator_escalate,
-    operator_escalation_status,
+    static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page,
+    link_edit, link_rollback, link_preview, import_page, import_run, import_run_page, import_errors, health_start,
+    health_run, sites_page, deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode,
+    binding_create, intel_page, intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share,
+    share_revoke, docs_page, docs_policy, docs_evaluate, support_page, support_report, operator_page,
+    operator_escalate, operator_escalation_status,
 ]

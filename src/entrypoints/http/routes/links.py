@@ -28,12 +28,18 @@ from ...settings import int_setting
 from ..context import RequestContext
 from ..render import page, parse_limit
 from .links_openapi import (
+    EXPORT_QUERY,
     HEALTH_CHECK_BODY,
+    HEALTH_RUN_QUERY,
+    HISTORY_QUERY,
     IMPORT_BODY,
+    IMPORT_QUERY,
     LINK_CREATE_BODY,
     LINK_UPDATE_BODY,
+    LIST_QUERY,
     ROLLBACK_BODY,
     ROUTE_PREVIEW_BODY,
+    documented,
     documented_body,
 )
 
@@ -135,7 +141,7 @@ async def create_link(handle: str, ctx: RequestContext) -> Response[Any]:
                        headers={"Location": f"/v2/handles/{handle}/links/{link.slug}"})
 
 
-@get(BASE, tags=["links"])
+@get(BASE, tags=["links"], operation_class=documented(query=LIST_QUERY))
 async def list_links(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     result = await _svc(ctx).list(ctx.uow, access, tag=_q(ctx, "tag"), prefix=_q(ctx, "prefix"),
@@ -169,7 +175,7 @@ async def delete_link(handle: str, slug: str, ctx: RequestContext) -> None:
 
 # -- history, rollback, preview ------------------------------------------------------------
 
-@get(BASE + "/{slug:str}/history", tags=["links"])
+@get(BASE + "/{slug:str}/history", tags=["links"], operation_class=documented(query=HISTORY_QUERY))
 async def link_history(handle: str, slug: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     spec = _q(ctx, "diff")
@@ -238,7 +244,8 @@ async def _file_chunks(path: str, size: int = 256 * 1024) -> AsyncIterator[bytes
             yield chunk
 
 
-@post(BASE + "/bulk-import", status_code=200, tags=["links"], operation_class=documented_body(IMPORT_BODY))
+@post(BASE + "/bulk-import", status_code=200, tags=["links"],
+      operation_class=documented(IMPORT_BODY, IMPORT_QUERY))
 async def bulk_import(handle: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     svc = _svc(ctx)
@@ -331,7 +338,7 @@ def _export_json(link: Link, history: list[LinkVersion] | None) -> dict[str, Any
     return out
 
 
-@get(BASE + "/export", tags=["links"])
+@get(BASE + "/export", tags=["links"], operation_class=documented(query=EXPORT_QUERY))
 async def export_links(handle: str, ctx: RequestContext) -> Stream:
     access = await ctx.access(handle)
     fmt = (_q(ctx, "format") or "csv").lower()
@@ -381,7 +388,7 @@ async def start_health_check(handle: str, ctx: RequestContext) -> Response[Any]:
                        headers={"Location": f"/v2/handles/{handle}/links/health-check/{run.id}"})
 
 
-@get(BASE + "/health-check/{runId:str}", tags=["links"])
+@get(BASE + "/health-check/{runId:str}", tags=["links"], operation_class=documented(query=HEALTH_RUN_QUERY))
 async def get_health_check(handle: str, runId: str, ctx: RequestContext) -> Response[Any]:
     access = await ctx.access(handle)
     run, results = await _svc(ctx).get_health_run(ctx.uow, access, runId, _q(ctx, "classification"))

@@ -1,10 +1,11 @@
-"""OpenAPI request bodies of the links routes.
+"""OpenAPI request bodies and query parameters of the links routes.
 
-The handlers read their bodies themselves (``ctx.json()`` or the raw stream) so that malformed
+The handlers read their bodies and query strings themselves (``ctx.json()`` or the raw stream) so that malformed
 JSON stays 400 ``malformed_body`` and validation failures stay 422 ``validation_failed`` with
 dotted field paths, as the core reports them. Litestar only documents a body it parses itself
-(a ``data`` parameter), so each route names its body here and :func:`documented_body` puts it
-into the route's operation. The schemas follow the core's validation (gharart_core.links.model).
+(a ``data`` parameter) or a query parameter it parses itself, so each route names its body and
+query parameters here and :func:`documented` puts them into the route's operation. The schemas
+follow the core's validation (gharart_core.links.model) and the handlers' parsing.
 """
 
 from __future__ import annotations
@@ -12,18 +13,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 
+from gharart_core.links.health import CLASSIFICATIONS
+from gharart_core.links.importing import IMPORT_MODES
 from gharart_core.links.model import DEVICES, MAX_RULES, MAX_TAG_LEN, MAX_TAGS, REDIRECT_STATUSES
 from gharart_core.links.urls import MAX_URL_LENGTH
 
 __all__ = [
+    "EXPORT_QUERY",
     "HEALTH_CHECK_BODY",
+    "HEALTH_RUN_QUERY",
+    "HISTORY_QUERY",
     "IMPORT_BODY",
+    "IMPORT_QUERY",
     "LINK_CREATE_BODY",
     "LINK_UPDATE_BODY",
+    "LIST_QUERY",
     "ROLLBACK_BODY",
     "ROUTE_PREVIEW_BODY",
+    "documented",
     "documented_body",
 ]
 
@@ -128,13 +145,48 @@ IMPORT_BODY = RequestBody(content={
 }, required=True, description="Streamed; rows are validated one by one (`invalid_url`...).")
 
 
-def documented_body(body: RequestBody) -> type[Operation]:
-    """An ``operation_class`` for a route handler that describes ``body`` as its request body."""
+def _query(name: str, schema: Schema, description: str | None = None) -> Parameter:
+    return Parameter(name=name, param_in="query", schema=schema, description=description, required=False)
+
+
+_PAGE = [_query("limit", _int(minimum=1, maximum=500, default=50), "out of range: 422 `validation_failed`"),
+         _query("cursor", _str(), "`nextCursor` of the previous page; undecodable: 400 `invalid_cursor`")]
+LIST_QUERY = [
+    _query("tag", _str(), "links carrying this tag"),
+    _query("prefix", _str(), "slugs starting with this (case-sensitive)"),
+    _query("health", _str(enum=[*CLASSIFICATIONS, "unchecked"]), "last health-check classification"),
+    _query("q", _str(), "substring of the slug or destination (case-insensitive)"),
+    *_PAGE,
+]
+HISTORY_QUERY = [
+    _query("diff", _str(pattern="^[0-9]+\\.\\.[0-9]+$"), "`3..5`: the field changes between two versions"),
+    *_PAGE,
+]
+IMPORT_QUERY = [_query("mode", _str(enum=list(IMPORT_MODES), default="atomic"),
+                       "`atomic`: all rows or none; `partial`: the valid rows; `dryRun`: nothing written")]
+EXPORT_QUERY = [
+    _query("format", _str(enum=["csv", "jsonl", "ndjson", "json"], default="csv"),
+           "CSV, or JSON lines (`jsonl`, `ndjson` and `json` are the same)"),
+    _query("includeHistory", _str(enum=["true", "false", "1", "0", "yes", "no"], default="false")),
+]
+HEALTH_RUN_QUERY = [_query("classification", _str(enum=list(CLASSIFICATIONS)), "only results of this class")]
+
+
+def documented(body: RequestBody | None = None, query: list[Parameter] | None = None) -> type[Operation]:
+    """An ``operation_class`` for a route handler that adds ``body`` as its request body and
+    ``query`` to its parameters (the path parameters Litestar found stay)."""
 
     @dataclass
-    class _WithBody(Operation):
+    class _Documented(Operation):
         def __post_init__(self) -> None:
-            if self.request_body is None:
+            if body is not None and self.request_body is None:
                 self.request_body = body
+            if query:
+                self.parameters = [*(self.parameters or []), *query]
 
-    return _WithBody
+    return _Documented
+
+
+def documented_body(body: RequestBody) -> type[Operation]:
+    """:func:`documented` with a request body only."""
+    return documented(body)
