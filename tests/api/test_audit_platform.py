@@ -160,14 +160,8 @@ async def test_short_lists_page_and_validate_limit_like_every_list(harness: Harn
         assert seen == everything["items"]
 
 
-async def test_openapi_lets_dashboard_errors_be_html(harness: Harness) -> None:
+async def test_openapi_leaves_the_dashboard_out(harness: Harness) -> None:
+    """The web UI answers HTML pages; it is not part of the API document schema-driven clients use."""
     doc = (await harness.client.get("/schema/openapi.json")).json()
-    dash = {p: item for p, item in doc["paths"].items() if p.startswith("/dashboard")}
-    assert dash
-    for path, item in dash.items():
-        for method, op in item.items():
-            if not isinstance(op, dict) or "responses" not in op:
-                continue
-            for code, resp in op["responses"].items():
-                if code.startswith("4"):
-                    assert "*/*" in resp.get("content", {}), (method, path, code)
+    assert not [p for p in doc["paths"] if p == "/dashboard" or p.startswith("/dashboard/")]
+    assert (await harness.client.get("/dashboard/login")).status_code == 200
