@@ -22,7 +22,7 @@ import psutil
 from adapters.registry import sql_factories
 from adapters.sql.database import Database, SqlUnitOfWork
 from adapters.sql.migrate import upgrade
-from entrypoints.http.routes.links import EXPORT_COLUMNS, _csv_line, _export_cells
+from entrypoints.http.routes.links_bulk import EXPORT_COLUMNS, _csv_line, _export_cells
 from gharart_core.identity.model import HandleAccess, Principal, Role
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock

@@ -173,7 +173,7 @@ class LinksFastPath:
             headers.setdefault(k.decode("latin-1"), v.decode("latin-1"))
         client = scope.get("client")
         client_ip = client[0] if client else ""
-        from .routes.links import client_country
+        from .routes.links_public import client_country
 
         ua = headers.get("user-agent", "")
         facts = build_facts(user_agent=ua, country=client_country(headers, client_ip, self.settings),
