@@ -367,7 +367,7 @@ async def test_json_bombs_are_clear_400s(harness):
 
 async def test_idempotent_multipart_retry_with_a_new_boundary_replays(harness):
     """HTTP clients choose a new multipart boundary per attempt; the retry is still the same request."""
-    from entrypoints.http.middleware import _multipart_boundary
+    from entrypoints.http.asgi_parts import multipart_boundary as _multipart_boundary
 
     assert _multipart_boundary('multipart/form-data; boundary="abc123"') == b"abc123"
     assert _multipart_boundary("application/json") is None

@@ -27,6 +27,17 @@ from gharart_core.shared.idempotency import (
 from gharart_core.shared.ports import RequestLogEntry
 from gharart_core.shared.tokens import sha256_hex
 
+from .asgi_parts import (
+    BodyGuard,
+    Captured,
+    Receive,
+    Send,
+    header,
+    is_api,
+    multipart_boundary,
+    one_charset,
+    valid_request_id,
+)
 from .context import RequestState, resolve_principal
 from .problems import PROBLEM_JSON, STATUS_BY_KIND, problem_body, problem_bytes
 from .runtime import Runtime, rate_limit_headers
@@ -42,116 +53,6 @@ LOCK_LEASE = timedelta(minutes=5)
 _HEAD_AS_GET = ("/v2/", "/api/v1/", "/healthz", "/readyz", "/metrics", "/schema")
 FastPath = Callable[[dict[str, Any], Any, Any], Awaitable[bool]]
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for k, v in scope.get("headers", ()):
-        if k == name:
-            try:
-                return v.decode("latin-1")
-            except Exception:
-                return None
-    return None
-
-
-def _valid_request_id(value: str | None) -> bool:
-    return bool(value) and len(value) <= 128 and all(33 <= ord(c) <= 126 for c in value)  # type: ignore[arg-type]
-
-
-def _multipart_boundary(content_type: str | None) -> bytes | None:
-    if not content_type or not content_type.lower().startswith("multipart/"):
-        return None
-    for part in content_type.split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.lower() == "boundary" and value:
-            return value.strip('"').encode("latin-1")
-    return None
-
-
-def _is_api(path: str) -> bool:
-    return path.startswith("/v2/") or path.startswith("/api/v1/")
-
-
-def _one_charset(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Litestar appends `; charset=utf-8` to every text/* media type, even one that names its charset
-    already (`text/html; charset=utf-8; charset=utf-8`): keep the first."""
-    out = headers
-    for i, (k, v) in enumerate(headers):
-        if k.lower() == b"content-type" and v.lower().count(b"charset=") > 1:
-            parts = [p.strip() for p in v.split(b";")]
-            seen = False
-            kept = []
-            for part in parts:
-                if part.lower().startswith(b"charset="):
-                    if seen:
-                        continue
-                    seen = True
-                kept.append(part)
-            out = list(headers)
-            out[i] = (k, b"; ".join(kept))
-    return out
-
-
-class _Captured:
-    def __init__(self) -> None:
-        self.start: dict[str, Any] | None = None
-        self.body: list[bytes] = []
-
-    @property
-    def status(self) -> int:
-        return int(self.start["status"]) if self.start else 500
-
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return list(self.start.get("headers", [])) if self.start else []
-
-
-DRAIN_LIMIT = 1024 * 1024
-
-
-class _BodyGuard:
-    """Keeps a keep-alive connection usable when an answer goes out before the request body was read.
-
-    An early answer (401, 413, 415, 409 ...) leaves the rest of the body on the wire; the server
-    then drops the connection and the client's next request on it fails. Small leftovers are read
-    and discarded after the answer; for big or unknown ones the answer says ``Connection: close``.
-    """
-
-    __slots__ = ("done", "length", "read", "receive", "send")
-
-    def __init__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        declared = _header(scope, b"content-length")
-        self.length = int(declared) if declared and declared.isascii() and declared.isdigit() else None
-        self.read = 0
-        self.done = self.length == 0
-        self.receive = receive
-        self.send = send
-
-    async def guarded_receive(self) -> dict[str, Any]:
-        message = await self.receive()
-        if message["type"] == "http.request":
-            self.read += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                self.done = True
-        elif message["type"] == "http.disconnect":
-            self.done = True
-        return message
-
-    async def guarded_send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start" and not self.done:
-            left = None if self.length is None else self.length - self.read
-            if left is None or left > DRAIN_LIMIT:
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-        await self.send(message)
-
-    async def drain(self) -> None:
-        left = None if self.length is None else self.length - self.read
-        if self.done or left is None or left > DRAIN_LIMIT:
-            return
-        while not self.done and self.read <= (self.length or 0) + DRAIN_LIMIT:
-            await self.guarded_receive()
 
 
 class GharartMiddleware:
@@ -162,9 +63,9 @@ class GharartMiddleware:
         self._actor_keys: dict[str, str] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (scope["method"] in WRITE_METHODS or _header(scope, b"content-length")
-                                        or _header(scope, b"transfer-encoding")):
-            guard = _BodyGuard(scope, receive, send)
+        if scope["type"] == "http" and (scope["method"] in WRITE_METHODS or header(scope, b"content-length")
+                                        or header(scope, b"transfer-encoding")):
+            guard = BodyGuard(scope, receive, send)
             try:
                 await self._handle(scope, guard.guarded_receive, guard.guarded_send)
             finally:
@@ -181,8 +82,8 @@ class GharartMiddleware:
             if await fast(scope, receive, send):
                 return
         started = time.perf_counter()
-        rid = _header(scope, b"x-request-id")
-        request_id = rid if rid and _valid_request_id(rid) else self.rt.ids.new("req")
+        rid = header(scope, b"x-request-id")
+        request_id = rid if rid and valid_request_id(rid) else self.rt.ids.new("req")
         method = scope["method"]
         write = method in WRITE_METHODS
         client = scope.get("client")
@@ -195,7 +96,7 @@ class GharartMiddleware:
         path = scope.get("path", "")
         await st.uow.__aenter__()
         try:
-            if _is_api(path):
+            if is_api(path):
                 try:
                     throttled = await self._throttle(scope, st)
                 except DomainError as exc:
@@ -215,7 +116,7 @@ class GharartMiddleware:
 
     # -- throttles ---------------------------------------------------------
     async def _throttle(self, scope: dict[str, Any], st: RequestState) -> dict[str, str] | None:
-        auth = _header(scope, b"authorization")
+        auth = header(scope, b"authorization")
         if auth:
             key = self._actor_keys.get(auth)
             if key is None:
@@ -236,7 +137,7 @@ class GharartMiddleware:
     async def _head(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
                     extra: list[tuple[bytes, bytes]]) -> int:
         """HEAD on a GET-only route answers like GET without the body (RFC 9110 §9.3.2) instead of 405."""
-        captured = _Captured()
+        captured = Captured()
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -255,7 +156,7 @@ class GharartMiddleware:
 
         await self.app(scope, no_body(), capture)
         if captured.status == 405:
-            captured = _Captured()
+            captured = Captured()
             await self.app({**scope, "method": "GET"}, no_body(), capture)
         if captured.status < 400:
             try:
@@ -265,7 +166,7 @@ class GharartMiddleware:
         else:
             await st.uow.rollback()
         await send({"type": "http.response.start", "status": captured.status,
-                    "headers": _one_charset(captured.headers()) + extra})
+                    "headers": one_charset(captured.headers()) + extra})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return captured.status
 
@@ -286,7 +187,7 @@ class GharartMiddleware:
                 else:
                     await st.uow.rollback()
                 message = dict(message)
-                message["headers"] = _one_charset(list(message.get("headers", []))) + extra
+                message["headers"] = one_charset(list(message.get("headers", []))) + extra
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -295,8 +196,8 @@ class GharartMiddleware:
     # -- writes ------------------------------------------------------------
     async def _write(self, scope: dict[str, Any], receive: Receive, send: Send, st: RequestState,
                      extra: list[tuple[bytes, bytes]]) -> int:
-        key = _header(scope, b"idempotency-key")
-        if key is None or not _is_api(scope.get("path", "")):
+        key = header(scope, b"idempotency-key")
+        if key is None or not is_api(scope.get("path", "")):
             captured = await self._run(scope, receive)
             if captured.status < 400:
                 try:
@@ -312,8 +213,8 @@ class GharartMiddleware:
             return captured.status
         return await self._idempotent(scope, receive, send, st, extra, key)
 
-    async def _run(self, scope: dict[str, Any], receive: Receive) -> _Captured:
-        captured = _Captured()
+    async def _run(self, scope: dict[str, Any], receive: Receive) -> Captured:
+        captured = Captured()
 
         async def capture(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -324,9 +225,9 @@ class GharartMiddleware:
         await self.app(scope, receive, capture)
         return captured
 
-    async def _send_captured(self, send: Send, captured: _Captured, extra: list[tuple[bytes, bytes]],
+    async def _send_captured(self, send: Send, captured: Captured, extra: list[tuple[bytes, bytes]],
                              replayed: bool = False) -> None:
-        headers = _one_charset(captured.headers()) + extra
+        headers = one_charset(captured.headers()) + extra
         if replayed:
             headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": captured.status, "headers": headers})
@@ -350,11 +251,11 @@ class GharartMiddleware:
             size += len(message.get("body", b""))
             more = bool(message.get("more_body", False))
         prefix = b"".join(m.get("body", b"") for m in buffered if m["type"] == "http.request")
-        boundary = _multipart_boundary(_header(scope, b"content-type"))
+        boundary = multipart_boundary(header(scope, b"content-type"))
         if boundary:
             # clients pick a fresh multipart boundary per attempt: the same upload must still match
             prefix = prefix.replace(boundary, b"gharart-boundary")
-        length = _header(scope, b"content-length") or ""
+        length = header(scope, b"content-length") or ""
         fingerprint = body_fingerprint(scope["method"], scope.get("path", ""),
                                        scope.get("query_string", b"").decode("latin-1"),
                                        prefix[:FINGERPRINT_BYTES] + (b"" if not more else f"|{length}".encode()))
@@ -379,7 +280,7 @@ class GharartMiddleware:
                     await uow.commit()
         if decision is Decision.REPLAY:
             assert existing is not None
-            captured = _Captured()
+            captured = Captured()
             captured.start = {"type": "http.response.start", "status": existing.status or 200,
                               "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in existing.headers]}
             captured.body = [existing.body]
@@ -442,7 +343,7 @@ class GharartMiddleware:
 
     async def _actor(self, scope: dict[str, Any], st: RequestState) -> str:
         try:
-            principal = await resolve_principal(self.rt, st, _header(scope, b"authorization"))
+            principal = await resolve_principal(self.rt, st, header(scope, b"authorization"))
         except DomainError:
             principal = None
         if principal is not None:
@@ -483,7 +384,7 @@ class GharartMiddleware:
         method = scope["method"]
         self.rt.metrics.observe(route, method, status, elapsed)
         path = scope.get("path", "")
-        if not _is_api(path) and not path.startswith(("/profiles/", "/_edge/")):
+        if not is_api(path) and not path.startswith(("/profiles/", "/_edge/")):
             return
         code = (st.problem_code or scope.get("state", {}).get("problem_code")) if status >= 400 else None
         principal = st.principal
