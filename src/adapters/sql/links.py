@@ -16,7 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gharart_core.links.health import HealthResult, HealthRun
 from gharart_core.links.importing import ImportedLink, ImportMeta, ImportRowError, ImportRun
-from gharart_core.links.model import Health, Link, LinkVersion, Rule, rules_from_data, rules_to_data
+from gharart_core.links.model import Health, Link, LinkVersion, Rule
+from gharart_core.links.schema import rules_from_data, rules_to_data
 
 from .database import SqlRepository
 from .schema import UtcDateTime, metadata

@@ -20,17 +20,8 @@ from typing import Any, NamedTuple
 import attrs
 
 from ..shared.errors import BadRequest, FieldError, ValidationFailed
-from .model import (
-    RESERVED_SLUGS,
-    SLUG_RE,
-    Collector,
-    Link,
-    LinkFields,
-    LinkVersion,
-    Rule,
-    check_slug,
-    parse_fields,
-)
+from .model import RESERVED_SLUGS, SLUG_RE, Link, LinkFields, LinkVersion, Rule
+from .schema import Collector, check_slug, parse_fields
 from .urls import MAX_URL_LENGTH, NORMAL_URL_RE, DestinationError, validate_destination
 
 __all__ = [

@@ -31,19 +31,10 @@ from ..shared.ports import JobRunner
 from .bulk import ImportMixin
 from .checks import HealthMixin
 from .health import CLASSIFICATIONS
-from .model import (
-    SLUG_RE,
-    Collector,
-    Link,
-    LinkVersion,
-    apply_fields,
-    check_slug,
-    parse_fields,
-    same_content,
-    version_of,
-)
+from .model import SLUG_RE, Link, LinkVersion, apply_fields, same_content, version_of
 from .ports import Fetcher, LinksUoW
 from .rules import Decision, RequestFacts, classify_user_agent, evaluate, languages_of, referrer_host
+from .schema import Collector, check_slug, parse_fields
 
 __all__ = ["DIFF_FIELDS", "LinksService", "diff_versions"]
 

@@ -16,7 +16,8 @@ from litestar.response import Stream
 
 from gharart_core.links.bulk import ImportFailed
 from gharart_core.links.importing import ImportRowError, neutralise
-from gharart_core.links.model import Link, LinkVersion, rules_to_data
+from gharart_core.links.model import Link, LinkVersion
+from gharart_core.links.schema import rules_to_data
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import FieldError, TooLarge, UnsupportedMedia, ValidationFailed
 

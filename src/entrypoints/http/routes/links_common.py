@@ -7,8 +7,9 @@ from typing import Any
 from gharart_core.links.bulk import ImportResult
 from gharart_core.links.health import HealthResult, HealthRun
 from gharart_core.links.importing import ImportRun
-from gharart_core.links.model import Link, LinkVersion, rules_to_data
+from gharart_core.links.model import Link, LinkVersion
 from gharart_core.links.rules import Decision
+from gharart_core.links.schema import rules_to_data
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import FieldError, ValidationFailed
 
