@@ -295,6 +295,84 @@ async def test_deployment_from_archive(world: Any) -> None:
     assert steps >= 2, plan.trail
 
 
+async def _deployed(h: Harness, s: Any, text: str) -> str:
+    """A deployed deployment made outside the fault window (an archive deploy completes at once)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.html", f"<h1>{text}</h1>")
+    r = await h.client.post(f"/v2/handles/{s.handle}/site-deployments", params={"message": text},
+                            content=buf.getvalue(), headers={**h.auth(s.owner), "content-type": "application/zip"})
+    assert r.status_code == 201 and r.json()["status"] == "deployed", r.text
+    return str(r.json()["id"])
+
+
+async def _live(h: Harness, s: Any) -> str | None:
+    r = await h.client.get(f"/v2/handles/{s.handle}/site", headers=h.auth(s.owner))
+    return r.json()["liveDeploymentId"]  # type: ignore[no-any-return]
+
+
+async def _served(h: Harness, s: Any) -> bytes:
+    r = await h.client.get(f"/profiles/{s.handle}/index.html")
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+async def test_promote(world: Any) -> None:
+    h, plan, s = world
+    pending: dict[str, tuple[str, str | None]] = {}
+
+    async def prepare(key: str) -> None:
+        pending[key] = (await _deployed(h, s, key), await _live(h, s))
+
+    async def send(h: Harness, s: Any, key: str) -> Any:
+        dep_id, live = pending[key]
+        return await h.client.post(f"/v2/handles/{s.handle}/site-deployments/{dep_id}/promote",
+                                   json={"expectedLiveDeploymentId": live},
+                                   headers={**h.auth(s.owner), "Idempotency-Key": key})
+
+    async def check(h: Harness, r: Any) -> None:
+        dep = r.json()
+        assert dep["status"] == "deployed", dep
+        assert await _live(h, s) == dep["id"]
+        assert await _served(h, s) == f"<h1>{dep['message']}</h1>".encode()
+
+    steps = await _drive(h, plan, s, send, check, prepare=prepare)
+    assert steps >= 3, plan.trail
+
+
+async def test_site_rollback(world: Any) -> None:
+    h, plan, s = world
+    pending: dict[str, tuple[str, str]] = {}
+
+    async def prepare(key: str) -> None:
+        target = await _deployed(h, s, f"{key}-old")
+        for dep_id in (target, await _deployed(h, s, f"{key}-new")):
+            r = await h.client.post(f"/v2/handles/{s.handle}/site-deployments/{dep_id}/promote",
+                                    json={"expectedLiveDeploymentId": await _live(h, s)}, headers=h.auth(s.owner))
+            assert r.status_code == 200, r.text
+        live = await _live(h, s)
+        assert live is not None
+        pending[key] = (target, live)
+
+    async def send(h: Harness, s: Any, key: str) -> Any:
+        target, live = pending[key]
+        return await h.client.post(f"/v2/handles/{s.handle}/site-deployments/rollback",
+                                   json={"targetDeploymentId": target, "expectedLiveDeploymentId": live,
+                                         "reason": key},
+                                   headers={**h.auth(s.owner), "Idempotency-Key": key})
+
+    async def check(h: Harness, r: Any) -> None:
+        live = await _live(h, s)
+        key = next(k for k, (t, _) in pending.items() if t == live)
+        _target, old_live = pending[key]
+        old = await h.client.get(f"/v2/handles/{s.handle}/site-deployments/{old_live}", headers=h.auth(s.owner))
+        assert old.json()["status"] == "rolled_back", old.text
+        assert await _served(h, s) == f"<h1>{key}-old</h1>".encode()
+
+    steps = await _drive(h, plan, s, send, check, prepare=prepare)
+    assert steps >= 3, plan.trail
+
+
 async def test_bulk_import(world: Any) -> None:
     h, plan, s = world
 
