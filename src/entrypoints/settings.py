@@ -64,6 +64,7 @@ class Settings:
     object_store: str = ""
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
+    jwt_jwks: str | None = None
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
@@ -132,9 +133,13 @@ class Settings:
         if (v := g("JWT_PUBLIC_KEY")):
             is_path = not v.lstrip().startswith("-----") and Path(v).is_file()
             kw["jwt_public_key"] = Path(v).read_text() if is_path else v
+        if (v := g("JWT_JWKS")):
+            # an https URL (fetched and cached), a JSON document, or a path to one
+            is_path = not v.lstrip().startswith(("{", "http://", "https://")) and Path(v).is_file()
+            kw["jwt_jwks"] = Path(v).read_text() if is_path else v.strip()
         if (v := g("JWT_ALGORITHMS")):
             kw["jwt_algorithms"] = _csv(v)
-        elif "jwt_public_key" in kw:
+        elif "jwt_public_key" in kw or "jwt_jwks" in kw:
             kw["jwt_algorithms"] = ("RS256", "ES256") + (("HS256",) if g("JWT_SECRET") else ())
         for name, key in (("OPERATORS", "operators"), ("FETCH_ALLOWLIST", "fetch_allowlist"),
                           ("INTERNAL_DOMAINS", "internal_domains"), ("TRUSTED_PROXIES", "trusted_proxies")):

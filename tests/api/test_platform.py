@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,12 +134,13 @@ async def test_expired_pat_is_401(harness):
     problem(await h.client.get("/v2/handles/acme", headers=h.auth(tok)), 401, "unauthenticated")
 
 
-def _jwt(sub, email=None, scope="links:read links:write", exp_delta=3600, key=SECRET, alg="HS256", **extra):
+def _jwt(sub, email=None, scope="links:read links:write", exp_delta=3600, key=SECRET, alg="HS256", headers=None,
+         **extra):
     now = int(time.time())
     claims = {"sub": sub, "iat": now, "exp": now + exp_delta, "scope": scope, **extra}
     if email:
         claims["email"] = email
-    return jwt.encode(claims, key, algorithm=alg)
+    return jwt.encode(claims, key, algorithm=alg, headers=headers)
 
 
 async def test_jwt_first_call_provisions_the_user():
@@ -392,3 +394,76 @@ async def test_public_redirect_carries_a_request_id(harness):
     assert r.status_code == 302 and r.headers["x-request-id"].startswith("req_")
     r = await h.client.get("/l/acme/go", headers={"X-Request-ID": "trace-42"})
     assert r.headers["x-request-id"] == "trace-42"
+
+
+def _jwk(key, kid):
+    from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+    algo = RSAAlgorithm if hasattr(key, "private_numbers") and hasattr(key.private_numbers(), "p") else ECAlgorithm
+    jwk = json.loads(algo.to_jwk(key.public_key()))
+    jwk["kid"] = kid
+    return jwk
+
+
+def _signing_keys():
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    return rsa.generate_private_key(65537, 2048), ec.generate_private_key(ec.SECP256R1())
+
+
+async def test_jwt_keys_from_a_jwks_document(tmp_path):
+    rsa_key, ec_key = _signing_keys()
+    jwks = json.dumps({"keys": [_jwk(rsa_key, "r1"), _jwk(ec_key, "e1")]})
+    path = tmp_path / "jwks.json"
+    path.write_text(jwks)
+    settings = Settings.from_env({"GHARART_JWT_JWKS": str(path), "GHARART_DATA_DIR": str(tmp_path)})
+    assert settings.jwt_jwks == jwks and set(settings.jwt_algorithms) == {"RS256", "ES256"}
+    async with make_harness(jwt_jwks=jwks, jwt_algorithms=("RS256", "ES256")) as h:
+        for sub, key, alg, kid in (("k1", rsa_key, "RS256", "r1"), ("k2", ec_key, "ES256", "e1")):
+            token = _jwt(sub, f"{sub}@example.com", key=key, alg=alg, headers={"kid": kid})
+            r = await h.client.post("/v2/handles", json={"handle": sub}, headers=h.auth(token))
+            assert r.status_code == 201, r.text
+        # a kid the set does not have, a key that signs under another kid, and no kid with two keys: 401
+        for token in (_jwt("k1", key=rsa_key, alg="RS256", headers={"kid": "gone"}),
+                      _jwt("k1", key=rsa_key, alg="RS256", headers={"kid": "e1"}),
+                      _jwt("k1", key=rsa_key, alg="RS256")):
+            r = await h.client.get("/v2/handles/k1", headers=h.auth(token))
+            problem(r, 401, "unauthenticated")
+            assert 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+async def test_jwt_keys_from_a_jwks_url():
+    import http.server
+    import threading
+
+    rsa_key, _ = _signing_keys()
+    body = json.dumps({"keys": [_jwk(rsa_key, "r1")]}).encode()
+    fetched = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        async with make_harness(jwt_jwks=url, jwt_algorithms=("RS256",)) as h:
+            for _ in range(3):
+                token = _jwt("u1", "u1@example.com", key=rsa_key, alg="RS256", headers={"kid": "r1"})
+                assert (await h.client.get("/v2/tokens", headers=h.auth(token))).status_code == 200
+            assert fetched == ["/.well-known/jwks.json"]  # fetched once, then cached
+            problem(await h.client.get("/v2/tokens", headers=h.auth(
+                _jwt("u1", key=rsa_key, alg="RS256", headers={"kid": "other"}))), 401, "unauthenticated")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -28,17 +29,62 @@ def bearer_token(header: str | None) -> str | None:
 
 
 class JwtVerifier:
-    """Verifies HS256 (shared secret) or RS256/ES256 (public key) tokens with 30 s of skew."""
+    """Verifies HS256 (shared secret) or RS256/ES256 tokens (a PEM public key, or the key of a JWKS
+    picked by the token's ``kid``) with 30 s of skew."""
 
     LEEWAY = 30
+    JWKS_LIFESPAN_S = 300
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.algorithms = [a for a in settings.jwt_algorithms if a in ("HS256", "RS256", "ES256")]
+        self._jwks_client: jwt.PyJWKClient | None = None
+        self._jwks: jwt.PyJWKSet | None = None
+        jwks = settings.jwt_jwks
+        if jwks and jwks.startswith(("https://", "http://")):
+            self._jwks_client = jwt.PyJWKClient(jwks, cache_keys=True, lifespan=self.JWKS_LIFESPAN_S, timeout=5)
+        elif jwks:
+            try:
+                self._jwks = jwt.PyJWKSet.from_json(jwks)
+            except (jwt.PyJWTError, ValueError) as exc:
+                raise ValueError(f"GHARART_JWT_JWKS is not a usable JWK set: {exc}") from exc
 
     @property
     def enabled(self) -> bool:
-        return bool(self.settings.jwt_secret or self.settings.jwt_public_key)
+        return bool(self.settings.jwt_secret or self.settings.jwt_public_key or self.settings.jwt_jwks)
+
+    @property
+    def fetches_keys(self) -> bool:
+        """True when verifying may fetch the JWKS over the network (run it off the event loop)."""
+        return self._jwks_client is not None
+
+    def _public_key(self, token: str, header: dict[str, Any]) -> Any:
+        kid = header.get("kid")
+        if self._jwks_client is not None:
+            try:
+                found = self._jwks_client.get_signing_key_from_jwt(token)
+            except jwt.PyJWKClientConnectionError as exc:
+                logging.getLogger("gharart.http").warning("JWKS fetch failed: %s", exc)
+                raise Unauthenticated(detail="The identity provider's keys could not be fetched.") from exc
+            except jwt.PyJWTError as exc:
+                raise Unauthenticated(detail="The token's key is not in the identity provider's key set.") from exc
+            return self._for_alg(found, header)
+        if self._jwks is not None:
+            keys = [k for k in self._jwks.keys if kid is None or k.key_id == kid]
+            if kid is None and len(self._jwks.keys) != 1:
+                keys = []
+            if keys:
+                return self._for_alg(keys[0], header)
+            if not self.settings.jwt_public_key:
+                raise Unauthenticated(detail="The token's key is not in the identity provider's key set.")
+        return self.settings.jwt_public_key
+
+    @staticmethod
+    def _for_alg(jwk: jwt.PyJWK, header: dict[str, Any]) -> Any:
+        """A JWK signs with one algorithm: an RSA key offered for ES256 (or the reverse) is refused."""
+        if jwk.algorithm_name != header.get("alg"):
+            raise Unauthenticated(detail="The token's algorithm does not match its key.")
+        return jwk.key
 
     def verify(self, token: str) -> dict[str, Any]:
         if not self.enabled:
@@ -50,7 +96,7 @@ class JwtVerifier:
         alg = header.get("alg")
         if alg not in self.algorithms:
             raise Unauthenticated(detail="The token's algorithm is not accepted.")
-        key = self.settings.jwt_secret if alg == "HS256" else self.settings.jwt_public_key
+        key = self.settings.jwt_secret if alg == "HS256" else self._public_key(token, header)
         if not key:
             raise Unauthenticated(detail="The token's algorithm is not accepted.")
         options = {"require": ["sub", "exp"], "verify_aud": self.settings.jwt_audience is not None}
@@ -60,7 +106,7 @@ class JwtVerifier:
                 issuer=self.settings.jwt_issuer, options=options)  # type: ignore[arg-type]
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated(detail="The token has expired.") from exc
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:  # TypeError: a key of the wrong kind
             raise Unauthenticated(detail="The token is not valid.") from exc
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise Unauthenticated(detail="The token has no subject.")
@@ -163,7 +209,10 @@ async def authenticate(token: str, *, verifier: JwtVerifier, identity: IdentityS
                 # before the request writes anything: a second write transaction later could wait on the first
                 await _touch(identity, uow_factory, principal.credential_id)
         return principal
-    claims = verifier.verify(token)
+    if verifier.fetches_keys:  # a JWKS fetch (at most once per lifespan) must not block the event loop
+        claims = await asyncio.to_thread(verifier.verify, token)
+    else:
+        claims = verifier.verify(token)
     sub = claims["sub"]
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     cached = user_cache.get(sub)
