@@ -133,7 +133,7 @@ async def test_viewer_sees_no_write_controls_and_the_api_refuses_anyway(harness:
             "/h/acme/links": ["create-link", "health-form"],
             "/h/acme/links/promo": ["rollback-form", "edit-form"],
             "/h/acme/import": ["import-form"],
-            "/h/acme/sites": ["mode-form"],
+            "/h/acme/sites": ["mode-form", "deploy-form"],
             f"/h/acme/sites/{dep}": ["promote-form", "rollback-form", "binding-form"],
             "/h/acme/files": ["upload-form"],
             f"/h/acme/files/{file_id}": ["extend-form", "share-form", "mode-form"],
@@ -265,6 +265,54 @@ async def test_sites_preview_promote_rollback_and_mode(harness: Harness) -> None
         r = await b.post(f"{D}/h/acme/site-mode", data={"csrf": csrf, "mode": "maintenance",
                                                         "expectedModeVersion": str(site["modeVersion"])})
         assert 'id="site-mode">maintenance' in (await b.get(r.headers["location"])).text
+
+
+async def test_sites_deploy_an_archive_from_the_form(harness: Harness) -> None:
+    import io
+    import tarfile
+    import zipfile
+
+    tok = await harness.create_owner("acme")
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as zf:
+        zf.writestr("index.html", "<h1>from the form</h1>")
+        zf.writestr("about/index.html", "<p>about</p>")
+    tbuf = io.BytesIO()
+    with tarfile.open(fileobj=tbuf, mode="w:gz") as tf:
+        data = b"<h1>tarball</h1>"
+        info = tarfile.TarInfo("index.html")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    async with browser(harness) as b:
+        csrf = await sign_in(b, tok)
+        assert 'id="deploy-form"' in (await b.get(f"{D}/h/acme/sites")).text
+        r = await b.post(f"{D}/h/acme/sites/deploy", data={"csrf": csrf, "message": "spring launch"},
+                         files={"archive": ("site.zip", zbuf.getvalue(), "application/zip")})
+        assert r.status_code == 303, r.text
+        dep_id = r.headers["location"].rsplit("/", 1)[1]
+        assert dep_id.startswith("dep_")
+        page = await b.get(r.headers["location"])
+        assert 'id="dep-status">deployed' in page.text and "spring launch" in page.text
+        frame = await b.get(f"{D}/h/acme/sites/{dep_id}/preview/about/")
+        assert frame.status_code == 200 and frame.content == b"<p>about</p>"
+        r = await b.post(f"{D}/h/acme/sites/deploy", data={"csrf": csrf, "message": "tarball"},
+                         files={"archive": ("site.tar.gz", tbuf.getvalue(), "application/gzip")})
+        assert 'id="dep-status">deployed' in (await b.get(r.headers["location"])).text
+        # not an archive, an unsafe archive, no CSRF token: refused, nothing deployed
+        r = await b.post(f"{D}/h/acme/sites/deploy", data={"csrf": csrf},
+                         files={"archive": ("notes.txt", b"hello", "text/plain")})
+        assert "is not a .zip, .tar or .tar.gz archive" in (await b.get(r.headers["location"])).text
+        evil = io.BytesIO()
+        with zipfile.ZipFile(evil, "w") as zf:
+            zf.writestr("../escape.html", "x")
+        r = await b.post(f"{D}/h/acme/sites/deploy", data={"csrf": csrf},
+                         files={"archive": ("evil.zip", evil.getvalue(), "application/zip")})
+        assert problem_code((await b.get(r.headers["location"])).text) == ["unsafe_archive"]
+        r = await b.post(f"{D}/h/acme/sites/deploy", data={"csrf": "forged"},
+                         files={"archive": ("site.zip", zbuf.getvalue(), "application/zip")})
+        assert r.status_code == 403
+    deps = (await harness.client.get(f"{H}/site-deployments", headers=harness.auth(tok))).json()["items"]
+    assert sorted(d["message"] for d in deps) == ["spring launch", "tarball"]
 
 
 async def test_files_upload_share_extend_and_access_log(harness: Harness) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import io
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 SHOTS = ROOT / ".ci" / "artifacts" / "screenshots"
+JWT_SECRET = "dashboard-test-secret-of-32-bytes-or-more"
+OPERATOR = "ops@gharart.example.com"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -86,7 +90,7 @@ def server(chromium: tuple[Any, str], tmp_path_factory: pytest.TempPathFactory) 
     data = tmp_path_factory.mktemp("dashboard") / "data"
     port = _port()
     env = {**os.environ, "GHARART_DATA_DIR": str(data), "PYTHONPATH": str(SRC),
-           "GHARART_HEALTH_TIMEOUT_S": "1"}
+           "GHARART_HEALTH_TIMEOUT_S": "1", "GHARART_JWT_SECRET": JWT_SECRET, "GHARART_OPERATORS": OPERATOR}
     for key in ("GHARART_DATABASE_URL", "GHARART_OBJECT_STORE", "GHARART_PUBLIC_URL"):
         env.pop(key, None)
     init = _cli(env, "init", "--handle", "acme", "--email", "owner@acme.example.com", "--json")
@@ -133,6 +137,19 @@ def _deploy(base: str, token: str, html: bytes, message: str) -> str:
     return str(dep["id"])
 
 
+def _operator_pat(base: str) -> str:
+    """An operator signs in at the identity provider (a JWT with the `operator` scope) and makes a PAT."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": "idp|ops", "email": OPERATOR, "iat": now, "exp": now + 600, "scope": "operator support:write"}
+    bearer = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    r = httpx.post(f"{base}/v2/tokens", json={"name": "dashboard", "scopes": ["operator", "support:write"]},
+                   headers={"Authorization": f"Bearer {bearer}"}, timeout=10)
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
 def _magic_link(outbox: Path, recipient: str) -> str:
     for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -151,7 +168,9 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
     SHOTS.mkdir(parents=True, exist_ok=True)
     base, token = server["base"], server["token"]
     one = _deploy(base, token, b"<!doctype html><title>One</title><h1>Release one</h1>", "release one")
-    two = _deploy(base, token, b"<!doctype html><title>Two</title><h1>Release two</h1>", "release two")
+    archive = io.BytesIO()  # release two is deployed through the dashboard's form
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("index.html", "<!doctype html><title>Two</title><h1>Release two</h1>")
 
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
@@ -162,12 +181,13 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
             page.on("dialog", lambda d: d.accept())
             expect = sync_api.expect
 
-            def shot(name: str, full: bool = True) -> None:
+            def shot(name: str, full: bool = True, on: Any = None) -> None:
                 # Every visible field has a label (or an aria-label) and the page has one h1.
-                unlabeled = page.evaluate(UNLABELED_JS)
+                target = on or page
+                unlabeled = target.evaluate(UNLABELED_JS)
                 assert unlabeled == [], (name, unlabeled)
-                assert page.locator("h1").count() == 1, name
-                page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+                assert target.locator("h1").count() == 1, name
+                target.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
 
             # Sign in.
             page.goto("/dashboard")
@@ -219,9 +239,19 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
             expect(page.locator("#diff-table")).to_contain_text("https://shop.example/summer")
             shot("06-link-history")
 
-            # Sites: preview, promote, promote the next, roll back.
+            # Sites: deploy an archive, preview, promote, promote the next, roll back.
+            page.goto("/dashboard/h/acme/sites")
+            page.get_by_label("Site archive").set_input_files(
+                {"name": "release-two.zip", "mimeType": "application/zip", "buffer": archive.getvalue()})
+            page.get_by_label("Deploy message").fill("release two")
+            page.get_by_role("button", name="Deploy", exact=True).click()
+            expect(page.locator("#dep-status")).to_have_text("deployed")
+            expect(page.frame_locator("#preview-frame").locator("h1")).to_have_text("Release two")
+            two = page.url.rstrip("/").rsplit("/", 1)[1]
+            assert two.startswith("dep_"), page.url
             page.goto("/dashboard/h/acme/sites")
             expect(page.locator(f'tr[data-deployment="{one}"]')).to_contain_text("deployed")
+            expect(page.locator(f'tr[data-deployment="{two}"]')).to_contain_text("release two")
             page.locator(f'tr[data-deployment="{one}"] a').click()
             expect(page.frame_locator("#preview-frame").locator("h1")).to_have_text("Release one")
             page.get_by_label("I confirm: make this deployment live").check()
@@ -280,6 +310,9 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
             page.get_by_role("button", name="Send report").click()
             expect(page.locator("#attached-rid")).to_have_text(rid)
             shot("10-report")
+            page.goto("/dashboard/h/acme/files")
+            expect(page.locator("main")).to_contain_text("brief.txt")
+            shot("09b-files")
 
             # Health check with live progress (the page refreshes itself until the run ends).
             page.goto("/dashboard/h/acme/links")
@@ -315,6 +348,24 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
             page.get_by_role("button", name="Evaluate").click()
             expect(page.locator("#decision")).to_contain_text("deny")
             shot("15-docs-evaluate")
+
+            # Operator: the owner's report is in the queue; escalate it and move it along.
+            ops_token = _operator_pat(base)
+            ops = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base)
+            ops_page = ops.new_page()
+            ops_page.goto("/dashboard/login")
+            ops_page.get_by_label("Personal access token").fill(ops_token)
+            ops_page.get_by_role("button", name="Sign in").click()
+            ops_page.goto("/dashboard/operator")
+            expect(ops_page.locator("#escalate-form")).to_contain_text("Recipient cannot download the brief")
+            ops_page.locator('#escalate-form input[type="checkbox"]').first.check()
+            ops_page.get_by_label("Note").fill("partner download failures")
+            ops_page.get_by_role("button", name="Escalate selected").click()
+            expect(ops_page.locator(".notice.ok")).to_contain_text("Escalation created.")
+            ops_page.get_by_role("button", name="Mark acknowledged").click()
+            expect(ops_page.locator("#escalations")).to_contain_text("acknowledged")
+            shot("16-operator-escalations", on=ops_page)
+            ops.close()
 
             # Phone width: the links page reflows (no horizontal page scroll beyond tables).
             phone = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base,

@@ -7,12 +7,13 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
 
 from .common import PREFIX, PREVIEW_HEADERS, Dash, _env, _guard, _h, _int, _items, _s
 
 __all__ = [
-    "binding_create", "deployment_page", "deployment_preview", "deployment_promote", "intel_page", "intel_run",
-    "intel_start", "site_mode", "site_rollback", "sites_page",
+    "binding_create", "deployment_create", "deployment_page", "deployment_preview", "deployment_promote",
+    "intel_page", "intel_run", "intel_start", "site_mode", "site_rollback", "sites_page",
 ]
 
 
@@ -25,6 +26,35 @@ async def sites_page(handle: str, request: Request[Any, Any, Any]) -> Response[A
     deps = await d.call("GET", f"{_h(handle)}/site-deployments", params={"limit": 100})
     return await d.page("sites.html", handle=handle, site=site.data if site.ok else None,
                         deployments=_items(deps), problem=site.problem or deps.problem)
+
+
+ARCHIVE_TYPES = ((".zip", "application/zip"), (".tar.gz", "application/gzip"), (".tgz", "application/gzip"),
+                 (".tar", "application/x-tar"))
+
+
+@post(f"{PREFIX}/h/{{handle:str}}/sites/deploy", include_in_schema=False, status_code=200)
+async def deployment_create(handle: str, request: Request[Any, Any, Any]) -> Response[Any]:
+    """Deploy a site archive (zip, tar or tar.gz) through ``POST /site-deployments``; the API extracts
+    it safely and the deployment is complete (``deployed``) at once, ready to preview."""
+    d, form, refused = await _guard(request)
+    if refused:
+        return refused
+    back = f"{PREFIX}/h/{handle}/sites"
+    upload = form.get("archive")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        d.set_flash("error", "Choose a .zip, .tar or .tar.gz archive of the site to deploy.")
+        return d.redirect(back)
+    name = upload.filename.lower()
+    ctype = next((t for ext, t in ARCHIVE_TYPES if name.endswith(ext)), None)
+    if ctype is None:
+        d.set_flash("error", f"{upload.filename} is not a .zip, .tar or .tar.gz archive.")
+        return d.redirect(back)
+    data = await upload.read()
+    r = await d.call("POST", f"{_h(handle)}/site-deployments", params={"message": _s(form, "message")},
+                     content=data, headers={"Content-Type": ctype}, action=True)
+    dep_id = (r.data or {}).get("id") if r.ok else None
+    return d.after(r, f"Deployed {upload.filename} as {dep_id}: preview it, then promote it.", back,
+                   ok_to=f"{back}/{dep_id}" if dep_id else None)
 
 
 @get(f"{PREFIX}/h/{{handle:str}}/sites/{{dep_id:str}}", include_in_schema=False)

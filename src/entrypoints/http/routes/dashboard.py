@@ -63,6 +63,7 @@ from ..dashboard.session import login_form as login_form
 from ..dashboard.session import logout as logout
 from ..dashboard.session import static as static
 from ..dashboard.sites import binding_create as binding_create
+from ..dashboard.sites import deployment_create as deployment_create
 from ..dashboard.sites import deployment_page as deployment_page
 from ..dashboard.sites import deployment_preview as deployment_preview
 from ..dashboard.sites import deployment_promote as deployment_promote
@@ -83,8 +84,8 @@ __all__ = ["ROUTES"]
 ROUTES = [
     static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page,
     link_edit, link_rollback, link_preview, import_page, import_run, import_run_page, import_errors, health_start,
-    health_run, sites_page, deployment_page, deployment_preview, deployment_promote, site_rollback, site_mode,
-    binding_create, intel_page, intel_start, intel_run, files_page, file_upload, file_page, file_update, file_share,
-    share_revoke, docs_page, docs_policy, docs_evaluate, support_page, support_report, operator_page,
-    operator_escalate, operator_escalation_status,
+    health_run, sites_page, deployment_create, deployment_page, deployment_preview, deployment_promote,
+    site_rollback, site_mode, binding_create, intel_page, intel_start, intel_run, files_page, file_upload, file_page,
+    file_update, file_share, share_revoke, docs_page, docs_policy, docs_evaluate, support_page, support_report,
+    operator_page, operator_escalate, operator_escalation_status,
 ]
