@@ -54,6 +54,7 @@ class HostResolver:
         if "://" in public:
             self.skip.add(public.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].lower())
         self.cache: dict[str, tuple[float, str | None]] = {}
+        self.ip_literals: set[str] = set()
         self.version: int | None = None
         self.generation = 0
 
@@ -64,11 +65,16 @@ class HostResolver:
         if host.endswith(suffix):
             label = host[: -len(suffix)]
             return label if HANDLE_RE.match(label) else None
+        if host in self.ip_literals:
+            return None
         try:
             ipaddress.ip_address(host)
-            return None
         except ValueError:
             pass
+        else:  # an IP literal is never a site's hostname; remember it (the parse costs more than a lookup)
+            if len(self.ip_literals) < 1024:
+                self.ip_literals.add(host)
+            return None
         db = getattr(self.rt.container, "database", None)
         svc = self.rt.container.sites_service()
         if svc.hostnames_generation != self.generation:  # changed by this process: drop at once

@@ -22,15 +22,16 @@ class IdGenerator(Protocol):
     def new(self, prefix: str) -> str: ...
 
 
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # two characters for each of 1,024 values
+
+
 def _encode(value: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        out.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
-
-
-_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # the last two characters of 1,024 values
+    """``value`` as ``length`` Crockford base32 characters, ten bits (one table lookup) at a time."""
+    head = ""
+    if length & 1:
+        head = _CROCKFORD[(value >> (5 * (length - 1))) & 31]
+        length -= 1
+    return head + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(5 * length - 10, -1, -10)])
 
 
 def _encode_run(head: str, first: int, n: int) -> list[str]:
