@@ -467,3 +467,30 @@ async def test_jwt_keys_from_a_jwks_url():
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_cli_looks_a_request_up_in_the_request_log(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from entrypoints.cli.main import app
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/gharart.db"
+    async with make_harness(database_url=url, data_dir=tmp_path) as h:
+        owner = await h.create_owner("acme")
+        r = await h.client.get("/v2/handles/acme/links/nope", headers={**h.auth(owner), "X-Request-ID": "support-42"})
+        problem(r, 404, "link_not_found")
+        await h.drain()
+    monkeypatch.setenv("GHARART_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GHARART_DATABASE_URL", url)
+
+    def invoke(*args):
+        return CliRunner().invoke(app, ["requests", "show", *args])
+
+    r = await asyncio.to_thread(invoke, "support-42", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["status"], out["code"], out["route"]) == (404, "link_not_found",
+                                                           "GET /v2/handles/{handle}/links/{slug}")
+    assert out["handle"] == "acme" and out["actorId"].startswith("usr_")
+    r = await asyncio.to_thread(invoke, "req_unknown")
+    assert r.exit_code == 1 and "request_not_found" in r.output

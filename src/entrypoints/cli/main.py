@@ -23,10 +23,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 handles_app = typer.Typer(help="Handles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
 users_app = typer.Typer(help="Users (operator flag).", no_args_is_help=True)
+requests_app = typer.Typer(help="The request log (what support looks up by X-Request-ID).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(handles_app, name="handles")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(users_app, name="users")
+app.add_typer(requests_app, name="requests")
 
 DEFAULT_SCOPES = tuple(s for s in SCOPES if s != "operator")
 
@@ -234,6 +236,36 @@ def users_operator(email: str, revoke: bool = typer.Option(False, "--revoke")) -
     except DomainError as exc:
         fail(f"{exc.code}: {exc.detail}")
     console.print(f"{email}: operator={'no' if revoke else 'yes'}")
+
+
+@requests_app.command("show")
+def requests_show(request_id: str, as_json: bool = JsonOpt) -> None:
+    """Look a request up by its ID in the configured store's request log (route, status, problem code,
+    actor, handle, duration). Run it on a host that has the service's settings."""
+    from gharart_core.shared.clock import format_ts
+
+    async def go() -> Any:
+        container = _container()
+        await _migrate(container)
+        try:
+            async with container.uow_factory()(write=False) as uow:
+                return await uow.request_log.get(request_id.strip())
+        finally:
+            await container.database().dispose()
+
+    entry = run(go())
+    if entry is None:
+        fail(f"request_not_found: no request `{request_id}` in the request log (it keeps the newest "
+             "GHARART_REQUEST_LOG_MAX entries; successful reads are written within a second)")
+        return
+    out = {"requestId": entry.request_id, "at": format_ts(entry.at), "method": entry.method, "route": entry.route,
+           "path": entry.path, "status": entry.status, "code": entry.code, "actorId": entry.actor_id,
+           "handle": entry.handle, "durationMs": entry.duration_ms}
+    if as_json:
+        print_json(out)
+        return
+    for key, value in out.items():
+        console.print(f"{key:>10}  {value if value is not None else '-'}")
 
 
 def _register_areas() -> None:
