@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import attrs
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gharart_core.files.access import Outcome, decide_access, outcome_error
@@ -133,6 +133,16 @@ def test_status_codes():
         "link_revoked": 403,
         "file_not_found": 404,
     }
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=MAGIC_LINK_BYTES, max_value=64), st.integers(min_value=2, max_value=300))
+def test_tokens_of_any_allowed_length_never_repeat_and_hash_apart(nbytes, count):
+    src = SecretsTokenSource()
+    tokens = [src.token(nbytes) for _ in range(count)]
+    assert len(set(tokens)) == count
+    assert all(len(t) >= (nbytes * 8 + 5) // 6 for t in tokens)  # URL-safe base64: 6 bits a character
+    assert len({sha256_hex(t) for t in tokens}) == count
 
 
 def test_tokens_are_long_unique_and_stored_hashed():

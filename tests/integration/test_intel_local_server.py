@@ -158,4 +158,4 @@ def test_ssrf_corpus_is_blocked_without_the_allowlist(server, target):
     result = asyncio.run(_crawl(target.format(port=port), None))
     assert len(result.pages) == 1
     page = result.pages[0]
-    assert page.status is None and page.error in ("blocked", "invalid_url", "dns_error"), page
+    assert page.status is None and page.error == "blocked", page
