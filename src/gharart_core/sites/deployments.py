@@ -205,8 +205,12 @@ class DeploymentsMixin(SitesCore):
             )
 
     async def _move_live(
-        self, uow: SitesUoW, access: HandleAccess, site: Site, target: Deployment, *, rollback: bool
+        self, uow: SitesUoW, access: HandleAccess, site: Site, target: Deployment, *, rollback: bool,
+        reason: str | None = None,
     ) -> tuple[Deployment, Site, Deployment | None]:
+        """Point the site at ``target`` (a rollback marks the old live deployment ``rolled_back``) and
+        audit the move as ``site.promote`` or ``site.rollback``."""
+        before = site.live_deployment_id
         previous = None
         if site.live_deployment_id and site.live_deployment_id != target.id:
             previous = await uow.sites.get_deployment(access.handle, site.live_deployment_id)
@@ -217,6 +221,17 @@ class DeploymentsMixin(SitesCore):
             target = transition(target, _S.DEPLOYED)
             await uow.sites.update_deployment(target)
         new_site = await self._save_site(uow, site, attrs.evolve(site, live_deployment_id=target.id))
+        await record(
+            uow,
+            self.clock,
+            self.ids,
+            access,
+            "site.rollback" if rollback else "site.promote",
+            target.id,
+            before=new_site.version - 1,
+            after=new_site.version,
+            detail=f"live: {before} -> {target.id}" + (f"; reason: {reason}" if reason else ""),
+        )
         return target, new_site, previous
 
     async def promote(
@@ -236,20 +251,7 @@ class DeploymentsMixin(SitesCore):
             )
         if site.require_replay_gate:
             await self.replay_gate.check(uow, access.handle, dep.id)
-        before = site.live_deployment_id
-        dep, site, previous = await self._move_live(uow, access, site, dep, rollback=False)
-        await record(
-            uow,
-            self.clock,
-            self.ids,
-            access,
-            "site.promote",
-            dep.id,
-            before=site.version - 1,
-            after=site.version,
-            detail=f"live: {before} -> {dep.id}",
-        )
-        return dep, site, previous
+        return await self._move_live(uow, access, site, dep, rollback=False)
 
     async def rollback(
         self, uow: SitesUoW, access: HandleAccess, body: Any
@@ -293,20 +295,7 @@ class DeploymentsMixin(SitesCore):
                 f"Deployment `{target.id}` is already live.",
                 extra={"currentLiveDeploymentId": site.live_deployment_id},
             )
-        before = site.live_deployment_id
-        target, site, previous = await self._move_live(uow, access, site, target, rollback=True)
-        await record(
-            uow,
-            self.clock,
-            self.ids,
-            access,
-            "site.rollback",
-            target.id,
-            before=site.version - 1,
-            after=site.version,
-            detail=f"live: {before} -> {target.id}" + (f"; reason: {reason}" if reason else ""),
-        )
-        return target, site, previous
+        return await self._move_live(uow, access, site, target, rollback=True, reason=reason)
 
     async def preview(
         self,
