@@ -646,8 +646,6 @@ def test_every_route_has_a_row() -> None:
     assert not rows - served, "rows for routes the app does not serve: " + ", ".join(sorted(rows - served))
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §10: operators may bypass the tenant filter, but the unfiltered "
-                   "publisher view only knows handles with publisher data (DeploymentRecordService._handles)")
 async def test_operator_reads_deployments_of_any_handle() -> None:
     """A /v2 deployment of a handle the publisher API never touched: operators read it as its owner does."""
     async with make_harness() as h:

@@ -32,6 +32,9 @@ async def test_handles_members_tokens_round_trip(uow_factory):
         member = await uow.identity.get_member("acme", "usr_2")
         assert member is not None and member.role is Role.VIEWER
         assert [h.handle for h, _ in await uow.identity.handles_for_user("usr_2")] == ["acme"]
+        await uow.identity.add_handle(Handle("beta", "acc_1", T0))
+        await uow.identity.add_handle(Handle("a-1", "acc_1", T0))
+        assert list(await uow.identity.all_handles()) == ["a-1", "acme", "beta"]
         tok = PersonalAccessToken("pat_1", "usr_1", "ci", "h" * 64, "gha_pat_abcd", frozenset({"links:read"}),
                                   None, None, T0)
         await uow.identity.add_token(tok)

@@ -31,6 +31,9 @@ async def test_create_upload_completes_and_serves(uow_factory):
         )
         await uow.commit()
     assert dep.status is DeploymentStatus.PENDING and sorted(required) == sorted([sha(b"a"), sha(b"b")])
+    async with uow_factory(write=False) as uow:
+        assert await uow.sites.deployment_handle(dep.id) == "acme"
+        assert await uow.sites.deployment_handle("dep_00000000000000000000000000") is None
     async with uow_factory() as uow:
         with pytest.raises(ValidationFailed) as ei:
             await svc.upload_blob(uow, access(), dep.id, sha(b"a"), chunks(b"not a"))

@@ -51,6 +51,9 @@ class MemoryIdentity:
         h: Handle | None = self.s.table("handles").get(handle)
         return h
 
+    async def all_handles(self) -> Sequence[str]:
+        return sorted(self.s.table("handles"))
+
     async def handles_for_user(self, user_id: str) -> Sequence[tuple[Handle, Role]]:
         handles = self.s.table("handles")
         out = [(handles[m.handle], m.role) for m in self.s.table("members").values()

@@ -48,6 +48,10 @@ class MemorySites:
     async def update_deployment(self, dep: Deployment) -> None:
         self.s.table("site_deployments")[dep.id] = dep
 
+    async def deployment_handle(self, deployment_id: str) -> str | None:
+        dep: Deployment | None = self.s.table("site_deployments").get(deployment_id)
+        return dep.handle if dep is not None else None
+
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None:
         dep: Deployment | None = self.s.table("site_deployments").get(deployment_id)
         return dep if dep is not None and dep.handle == handle else None

@@ -116,6 +116,9 @@ class SqlIdentity(SqlRepository):
         r = (await self.execute(sa.select(handles).where(handles.c.handle == handle))).first()
         return Handle(r.handle, r.account_id, r.created_at) if r else None
 
+    async def all_handles(self) -> Sequence[str]:
+        return list((await self.execute(sa.select(handles.c.handle).order_by(handles.c.handle))).scalars())
+
     async def handles_for_user(self, user_id: str) -> Sequence[tuple[Handle, Role]]:
         q = (sa.select(handles, members.c.role).join(members, members.c.handle == handles.c.handle)
              .where(members.c.user_id == user_id).order_by(handles.c.handle))

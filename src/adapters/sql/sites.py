@@ -223,6 +223,10 @@ class SqlSites(SqlRepository):
     async def update_deployment(self, dep: Deployment) -> None:
         await self.execute(site_deployments.update().where(site_deployments.c.id == dep.id).values(**_dep_row(dep)))
 
+    async def deployment_handle(self, deployment_id: str) -> str | None:
+        q = sa.select(site_deployments.c.handle).where(site_deployments.c.id == deployment_id)
+        return (await self.execute(q)).scalar_one_or_none()
+
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None:
         r = (
             await self.execute(

@@ -115,15 +115,12 @@ class DeploymentRecordService:
             created_at=dep.created_at, updated_at=updated, required=tuple(required))
 
     async def _handles(self, uow: PublisherUoW, principal: Principal, site_id: str | None) -> list[str]:
-        """Handles a list covers. Operators see every handle the publisher knows of (memberships,
-        publishing records, deployment records); ``?site_id=`` reaches any other one."""
+        """Handles a list covers: the caller's, or for operators (who bypass the tenant filter) every
+        handle; ``?site_id=`` narrows either."""
         scope = await self.publisher.scope(uow, principal, site_id=site_id)
         if scope.handles is not None:
             return sorted(scope.handles)
-        known = {h.handle for h, _ in await uow.identity.handles_for_user(principal.user_id)}
-        known |= {row[0] for row in await uow.publishing.status_counts(scope)}
-        known |= {m.handle for m in (await uow.deployment_meta.for_handles(None)).values()}
-        return sorted(known)
+        return list(await uow.identity.all_handles())
 
     async def _accounts(self, uow: PublisherUoW, handles: Sequence[str]) -> dict[str, str]:
         out = {}
@@ -162,8 +159,8 @@ class DeploymentRecordService:
         meta = await uow.deployment_meta.get(deployment_id)
         if meta is not None and meta.deleted_at is not None:
             raise not_found
-        handles = [meta.handle] if meta is not None else await self._handles(uow, principal, None)
-        dep = await self.sites.get(uow, handles, deployment_id) if handles else None
+        owner = meta.handle if meta is not None else await self.sites.handle_of(uow, deployment_id)
+        dep = await self.sites.get(uow, [owner], deployment_id) if owner is not None else None
         if dep is None:
             raise not_found
         try:

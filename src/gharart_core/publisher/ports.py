@@ -151,6 +151,10 @@ class SitesGateway(Protocol):
         """The deployment if it belongs to one of ``handles``."""
         ...
 
+    async def handle_of(self, uow: PublisherUoW, deployment_id: str) -> str | None:
+        """The handle that owns the deployment, or None (the caller still checks access)."""
+        ...
+
     async def create(self, uow: PublisherUoW, access: HandleAccess, *, files: Mapping[str, tuple[bytes, str]],
                      message: str, base_on_live: bool) -> DeploymentView:
         """A new deployment holding ``files`` ({path: (bytes, content type)}), on top of the live

@@ -54,6 +54,10 @@ class SitesBridge:
         out.sort(key=lambda v: v.id, reverse=True)
         return out
 
+    async def handle_of(self, uow: PublisherUoW, deployment_id: str) -> str | None:
+        handle: str | None = await uow.sites.deployment_handle(deployment_id)  # type: ignore[attr-defined]
+        return handle
+
     async def get(self, uow: PublisherUoW, handles: Sequence[str], deployment_id: str) -> DeploymentView | None:
         for handle in handles:
             dep = await self.service.get_deployment_internal(uow, handle, deployment_id)  # type: ignore[arg-type]

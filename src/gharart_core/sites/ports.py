@@ -42,6 +42,10 @@ class SitesRepository(Protocol):
 
     async def get_deployment(self, handle: str, deployment_id: str) -> Deployment | None: ...
 
+    async def deployment_handle(self, deployment_id: str) -> str | None:
+        """The handle a deployment belongs to (ids are global), or None."""
+        ...
+
     async def list_deployments(self, handle: str, *, before_id: str | None, limit: int) -> Sequence[Deployment]:
         """Newest first (ids sort by creation)."""
         ...
