@@ -24,6 +24,7 @@ from adapters.sql.database import Database, SqlUnitOfWork
 from gharart_core.docs.edge import DocsEdgeService
 from gharart_core.docs.service import DocsService
 from gharart_core.files.service import FilesService
+from gharart_core.identity.login_link_service import LoginLinkService
 from gharart_core.identity.service import IdentityService
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import SystemClock
@@ -138,6 +139,10 @@ class Container(containers.DeclarativeContainer):
         IdentityService, clock=clock, ids=ids, tokens=tokens,
         operator_emails=settings.provided.operators,
     )
+
+    login_link_service = providers.Singleton(
+        LoginLinkService, clock=clock, ids=ids, tokens=tokens, mailer=mailer, identity=identity_service,
+        ttl_s=settings.provided.login_link_ttl_s, public_url=settings.provided.public_url)
 
     links_service = providers.Singleton(links_service_for, settings, clock, ids, uow_factory, jobs, fetcher)
 

@@ -35,7 +35,8 @@ class RateLimit:
         return self.rate / self.per
 
 
-DEFAULT_RATE_LIMITS = "api=100/s:500,magic_link=5/m:5,magic_link_email=5/m:5,content_report=10/m:10"
+DEFAULT_RATE_LIMITS = ("api=100/s:500,magic_link=5/m:5,magic_link_email=5/m:5,content_report=10/m:10,"
+                       "login_link=5/m:5")
 
 
 def parse_rate_limits(text: str) -> dict[str, RateLimit]:
@@ -90,6 +91,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "Gharart <no-reply@gharart.localhost>"
     request_log_max: int = 100_000
+    login_link_ttl_s: int = 900  # dashboard email sign-in links work this long after they are sent
     idempotency_lease_s: int = 300  # an in-flight Idempotency-Key is taken over after this (crashed worker)
     auto_migrate: bool = True
     extra: Mapping[str, str] = attrs.field(factory=dict)
@@ -149,7 +151,8 @@ class Settings:
                           ("DAILY_FILE_BYTES", "daily_file_bytes"), ("MAX_JSON_BYTES", "max_json_bytes"),
                           ("MAX_FILE_BYTES", "max_file_bytes"), ("IMPORT_SYNC_ROWS", "import_sync_rows"),
                           ("REPLAY_MAX_AGE_S", "replay_max_age_s"), ("REQUEST_LOG_MAX", "request_log_max"),
-                          ("FILE_RETENTION_S", "file_retention_s"), ("IDEMPOTENCY_LEASE_S", "idempotency_lease_s")):
+                          ("FILE_RETENTION_S", "file_retention_s"), ("IDEMPOTENCY_LEASE_S", "idempotency_lease_s"),
+                          ("LOGIN_LINK_TTL_S", "login_link_ttl_s")):
             if (v := g(name)):
                 kw[key] = int(v)
         if (v := g("HEALTH_TIMEOUT_S")):

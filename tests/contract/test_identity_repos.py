@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from gharart_core.identity.login_links import LinkState, link_state, new_login_link
 from gharart_core.identity.model import Account, Handle, Member, PersonalAccessToken, Role, User
 from gharart_core.shared.audit import AuditEvent
 from gharart_core.shared.idempotency import IdempotencyRecord, IdempotencyState
@@ -90,3 +93,69 @@ async def test_quota_and_buckets(uow_factory):
         allowed = [(await uow.quotas.take_token("b", 1.0, 2, 100.0))[0] for _ in range(3)]
         assert allowed == [True, True, False]
         await uow.commit()
+
+
+async def test_login_links_are_single_use_and_expire(uow_factory):
+    fresh = new_login_link("a" * 64, "usr_1", T0, 900)
+    old = new_login_link("b" * 64, "usr_1", T0 - timedelta(days=2), 900)
+    async with uow_factory() as uow:
+        await uow.identity.add_login_link(fresh)
+        await uow.identity.add_login_link(old)
+        await uow.commit()
+    async with uow_factory(write=False) as uow:
+        assert await uow.identity.get_login_link("a" * 64) == fresh
+        assert await uow.identity.get_login_link("c" * 64) is None
+    async with uow_factory() as uow:
+        assert not await uow.identity.use_login_link("c" * 64, T0)  # unknown
+        assert not await uow.identity.use_login_link("b" * 64, T0)  # expired
+        assert not await uow.identity.use_login_link("a" * 64, T0 + timedelta(seconds=900))  # at expiry
+        at = T0 + timedelta(seconds=899)
+        assert await uow.identity.use_login_link("a" * 64, at)
+        assert not await uow.identity.use_login_link("a" * 64, at)  # second use
+        await uow.commit()
+    async with uow_factory() as uow:
+        used = await uow.identity.get_login_link("a" * 64)
+        assert used == attrs.evolve(fresh, used_at=at) and link_state(used, at) is LinkState.USED
+        expired = await uow.identity.get_login_link("b" * 64)
+        assert expired is not None and expired.used_at is None
+        assert await uow.identity.purge_login_links(T0 - timedelta(days=1)) == 1
+        await uow.commit()
+    async with uow_factory(write=False) as uow:
+        assert await uow.identity.get_login_link("b" * 64) is None
+        assert await uow.identity.get_login_link("a" * 64) is not None
+
+
+async def test_a_rolled_back_use_leaves_the_link_unused(uow_factory):
+    async with uow_factory() as uow:
+        await uow.identity.add_login_link(new_login_link("a" * 64, "usr_1", T0, 900))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.identity.use_login_link("a" * 64, T0)
+        await uow.rollback()
+    async with uow_factory() as uow:
+        assert await uow.identity.use_login_link("a" * 64, T0)
+        await uow.commit()
+
+
+async def test_concurrent_uses_of_one_link_let_exactly_one_through(uow_factory):
+    async with uow_factory() as uow:
+        await uow.identity.add_login_link(new_login_link("a" * 64, "usr_1", T0, 900))
+        await uow.commit()
+    seen = asyncio.Event()
+    reads = 0
+
+    async def use() -> bool:
+        nonlocal reads
+        async with uow_factory() as uow:
+            link = await uow.identity.get_login_link("a" * 64)
+            reads += 1
+            if reads == 2:
+                seen.set()
+            # both transactions have read the link unused (where the store lets them overlap at all)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(seen.wait(), 1)
+            ok = link is not None and await uow.identity.use_login_link("a" * 64, T0 + timedelta(seconds=1))
+            await uow.commit()
+            return ok
+
+    assert sorted(await asyncio.gather(use(), use())) == [False, True]

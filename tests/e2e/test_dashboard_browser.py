@@ -2,7 +2,8 @@
 
 Walks the guides' flows through the UI: import links and roll one back; deploy (through the
 API), preview, promote and roll back a site; upload, share, extend a file and open the magic link
-from the mail outbox; report a problem carrying a request ID. Screenshots of every main page go to
+from the mail outbox; report a problem carrying a request ID; sign in by an email link read from
+the outbox. Screenshots of every main page go to
 ``.ci/artifacts/screenshots/``.
 
 Needs the ``playwright`` Python package and a system Chromium (Debian ``chromium``); the browser
@@ -161,6 +162,24 @@ def _magic_link(outbox: Path, recipient: str) -> str:
                 if m:
                     return m.group(0)
     raise AssertionError(f"no magic link for {recipient} in {outbox}")
+
+
+def _sign_in_link(outbox: Path, recipient: str, timeout: float = 10.0) -> str:
+    """The newest dashboard sign-in link mailed to ``recipient`` (mail is written just after the answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if recipient not in str(msg["To"]):
+                continue
+            for part in msg.walk():
+                if part.get_content_type() == "text/plain":
+                    m = re.search(r"https?://\S+/dashboard/login/link\?token=[\w\-]+", part.get_content())
+                    if m:
+                        return m.group(0)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sign-in link for {recipient} in {outbox}")
+        time.sleep(0.2)
 
 
 def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[str, Any]) -> None:
@@ -377,6 +396,22 @@ def test_dashboard_guides_in_chromium(chromium: tuple[Any, str], server: dict[st
             assert width <= 400, width
             mobile.screenshot(path=str(SHOTS / "11-links-phone.png"), full_page=True)
             phone.close()
+
+            # Sign in by email: ask for a link, open it from the outbox, confirm; a second use is refused.
+            mailer = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base)
+            by_mail = mailer.new_page()
+            by_mail.goto("/dashboard/login")
+            by_mail.get_by_label("Email address").fill("owner@acme.example.com")
+            by_mail.get_by_role("button", name="Email me a sign-in link").click()
+            expect(by_mail.locator("#link-sent")).to_contain_text("a sign-in link is on its way")
+            sign_in_link = _sign_in_link(server["data"] / "outbox", "owner@acme.example.com")
+            by_mail.goto(sign_in_link)
+            shot("17-sign-in-link", on=by_mail)
+            by_mail.get_by_role("button", name="Continue and sign in").click()
+            expect(by_mail.locator('tr[data-handle="acme"] .role')).to_have_text("owner")
+            by_mail.goto(sign_in_link)
+            expect(by_mail.locator(".problem-code").first).to_have_text("login_link_invalid")
+            mailer.close()
 
             # Keyboard: the skip link is the first tab stop.
             page.goto("/dashboard/")

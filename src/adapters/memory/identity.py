@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from gharart_core.identity.model import Account, Handle, Member, PersonalAccessToken, Role, User
+from gharart_core.identity.model import Account, Handle, LoginLink, Member, PersonalAccessToken, Role, User
 
 from .state import MemoryState  # repositories receive a view with the same API
 
@@ -105,6 +105,29 @@ class MemoryIdentity:
         tokens = self.s.table("tokens")
         if token_id in tokens:
             tokens[token_id] = attrs.evolve(tokens[token_id], last_used_at=at)
+
+    # -- email sign-in links (each method reads and writes without awaiting: atomic on one loop) --
+    async def add_login_link(self, link: LoginLink) -> None:
+        self.s.table("login_links")[link.token_hash] = link
+
+    async def get_login_link(self, token_hash: str) -> LoginLink | None:
+        link: LoginLink | None = self.s.table("login_links").get(token_hash)
+        return link
+
+    async def use_login_link(self, token_hash: str, at: datetime) -> bool:
+        links = self.s.table("login_links")
+        link = links.get(token_hash)
+        if link is None or link.used_at is not None or at >= link.expires_at:
+            return False
+        links[token_hash] = attrs.evolve(link, used_at=at)
+        return True
+
+    async def purge_login_links(self, expired_before: datetime) -> int:
+        links = self.s.table("login_links")
+        old = [k for k, v in links.items() if v.expires_at < expired_before]
+        for k in old:
+            del links[k]
+        return len(old)
 
 
 REPOSITORIES: dict[str, Any] = {"identity": MemoryIdentity}

@@ -9,12 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gharart_core.identity.model import Account, Handle, Member, PersonalAccessToken, Role, User
+from gharart_core.identity.model import Account, Handle, LoginLink, Member, PersonalAccessToken, Role, User
 
 from .database import SqlRepository
 from .schema import UtcDateTime, metadata
 
-__all__ = ["REPOSITORIES", "SqlIdentity", "accounts", "handles", "members", "tokens", "users"]
+__all__ = ["REPOSITORIES", "SqlIdentity", "accounts", "handles", "login_links", "members", "tokens", "users"]
 
 accounts = sa.Table(
     "accounts", metadata,
@@ -56,6 +56,15 @@ tokens = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_used_at", UtcDateTime),
     sa.Column("revoked_at", UtcDateTime),
+)
+
+login_links = sa.Table(
+    "login_links", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(40), nullable=False, index=True),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
 )
 
 
@@ -176,6 +185,29 @@ class SqlIdentity(SqlRepository):
 
     async def touch_token(self, token_id: str, at: datetime) -> None:
         await self.execute(tokens.update().where(tokens.c.id == token_id).values(last_used_at=at))
+
+    # -- email sign-in links ---------------------------------------------------------------------
+    async def add_login_link(self, link: LoginLink) -> None:
+        await self.execute(login_links.insert().values(
+            token_hash=link.token_hash, user_id=link.user_id, expires_at=link.expires_at,
+            created_at=link.created_at, used_at=link.used_at))
+
+    async def get_login_link(self, token_hash: str) -> LoginLink | None:
+        r = (await self.execute(sa.select(login_links).where(login_links.c.token_hash == token_hash))).first()
+        return LoginLink(r.token_hash, r.user_id, r.expires_at, r.created_at, r.used_at) if r else None
+
+    async def use_login_link(self, token_hash: str, at: datetime) -> bool:
+        # one conditional UPDATE: a concurrent second use waits for the first's row lock, then
+        # finds used_at set and matches nothing
+        res = await self.execute(login_links.update()
+                                 .where(login_links.c.token_hash == token_hash, login_links.c.used_at.is_(None),
+                                        login_links.c.expires_at > at)
+                                 .values(used_at=at))
+        return bool(res.rowcount)
+
+    async def purge_login_links(self, expired_before: datetime) -> int:
+        res = await self.execute(login_links.delete().where(login_links.c.expires_at < expired_before))
+        return int(res.rowcount or 0)
 
 
 REPOSITORIES: dict[str, Any] = {"identity": SqlIdentity}

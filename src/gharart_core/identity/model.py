@@ -15,6 +15,7 @@ __all__ = [
     "Account",
     "Handle",
     "HandleAccess",
+    "LoginLink",
     "Member",
     "PersonalAccessToken",
     "Principal",
@@ -103,6 +104,17 @@ class PersonalAccessToken:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+@attrs.frozen
+class LoginLink:
+    """A single-use email sign-in token, stored only as the SHA-256 of its secret."""
+
+    token_hash: str
+    user_id: str
+    expires_at: datetime
+    created_at: datetime
+    used_at: datetime | None = None
 
 
 @attrs.frozen

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from .model import Account, Handle, Member, PersonalAccessToken, Role, User
+from .model import Account, Handle, LoginLink, Member, PersonalAccessToken, Role, User
 
 __all__ = ["IdentityRepository"]
 
@@ -61,3 +61,19 @@ class IdentityRepository(Protocol):
     async def revoke_token(self, token_id: str, at: datetime) -> None: ...
 
     async def touch_token(self, token_id: str, at: datetime) -> None: ...
+
+    # -- email sign-in links -------------------------------------------------------------------
+    async def add_login_link(self, link: LoginLink) -> None: ...
+
+    async def get_login_link(self, token_hash: str) -> LoginLink | None: ...
+
+    async def use_login_link(self, token_hash: str, at: datetime) -> bool:
+        """Mark the link used at ``at`` if it is unused and unexpired at ``at``; False otherwise.
+
+        This is the single-use guarantee: of concurrent callers, at most one gets True.
+        """
+        ...
+
+    async def purge_login_links(self, expired_before: datetime) -> int:
+        """Delete links that expired before ``expired_before``; returns how many."""
+        ...

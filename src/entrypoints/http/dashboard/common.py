@@ -25,6 +25,8 @@ TOKEN_COOKIE = "gharart_dash"
 CSRF_COOKIE = "gharart_csrf"
 RID_COOKIE = "gharart_rid"
 FLASH_COOKIE = "gharart_flash"
+MINTED_COOKIE = "gharart_dash_pat"  # id of a PAT the dashboard minted itself (email sign-in), revoked on sign-out
+SESSION_S = 8 * 3600
 PREFIX = "/dashboard"
 ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3, "owner": 4}
 PREVIEW_HEADERS = {"Content-Security-Policy": "sandbox allow-same-origin allow-popups",
@@ -156,6 +158,11 @@ class Dash:
     def _cookie(self, key: str, value: str, *, max_age: int | None = None) -> Cookie:
         return Cookie(key=key, value=value, path=PREFIX, httponly=True, samesite="strict", secure=self.secure,
                       max_age=max_age)
+
+    def start_session(self, token: str, minted_id: str | None = None) -> None:
+        """Put ``token`` in the session cookie (8 h); ``minted_id`` marks a PAT the dashboard minted."""
+        self.cookies.append(self._cookie(TOKEN_COOKIE, token, max_age=SESSION_S))
+        self.cookies.append(self._cookie(MINTED_COOKIE, minted_id or "", max_age=SESSION_S if minted_id else 0))
 
     def set_flash(self, kind: str, message: str, problem: dict[str, Any] | None = None) -> None:
         if problem is not None:  # keep the cookie well under the 4 KiB browsers accept

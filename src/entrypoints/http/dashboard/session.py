@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
 
 from .common import (
+    MINTED_COOKIE,
     PREFIX,
     RID_COOKIE,
     ROOT,
@@ -66,8 +67,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
         problem = r.problem if r is not None else {"status": 422, "code": "required", "requestId": "",
                                                    "detail": "Paste a personal access token (gha_pat_…)."}
         return await d.page("login.html", status=401 if r is not None else 422, problem=problem)
-    d.cookies.append(Cookie(key=TOKEN_COOKIE, value=token, path=PREFIX, httponly=True, samesite="strict",
-                            secure=d.secure, max_age=8 * 3600))
+    d.start_session(token)
     d.set_flash("ok", "Signed in.")
     return d.redirect(f"{PREFIX}/")
 
@@ -78,7 +78,12 @@ async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await _form(request)
     if not d.check_csrf(form):
         return _csrf_refused(d)
-    d.cookies += [d._cookie(TOKEN_COOKIE, "", max_age=0), d._cookie(RID_COOKIE, "", max_age=0)]
+    minted = request.cookies.get(MINTED_COOKIE) or ""
+    if d.token and minted.startswith("pat_") and len(minted) <= 40:
+        # a session PAT minted by an email sign-in dies with the session; a pasted PAT is the user's own
+        await d.call("DELETE", f"/v2/tokens/{quote(minted, safe='')}")
+    d.cookies += [d._cookie(TOKEN_COOKIE, "", max_age=0), d._cookie(RID_COOKIE, "", max_age=0),
+                  d._cookie(MINTED_COOKIE, "", max_age=0)]
     d.set_flash("ok", "Signed out.")
     return d.redirect(f"{PREFIX}/login")
 

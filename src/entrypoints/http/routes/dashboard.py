@@ -1,9 +1,11 @@
 """The dashboard: server-rendered pages at ``/dashboard``, a thin client of the ``/v2`` API.
 
 Every page and action calls the app's own API in-process with the signed-in user's bearer token
-(the PAT pasted at sign-in, kept in an HttpOnly cookie), so every rule, error code and audit entry
-is the API's. The pages live in ``entrypoints/http/dashboard/`` (one module per section, next to the templates
-and static files); this module lists them in ``ROUTES`` and keeps their names importable from here.
+(the PAT pasted at sign-in, or the session PAT an email sign-in link minted, kept in an HttpOnly
+cookie), so every rule, error code and audit entry is the API's; only the email sign-in pages call
+the identity area directly, since there is no token yet. The pages live in
+``entrypoints/http/dashboard/`` (one module per section, next to the templates and static files);
+this module lists them in ``ROUTES`` and keeps their names importable from here.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ from ..dashboard.links import link_preview as link_preview
 from ..dashboard.links import link_rollback as link_rollback
 from ..dashboard.links import links_export as links_export
 from ..dashboard.links import links_page as links_page
+from ..dashboard.login_link import login_email as login_email
+from ..dashboard.login_link import login_link_page as login_link_page
+from ..dashboard.login_link import login_link_redeem as login_link_redeem
 from ..dashboard.session import handle_home as handle_home
 from ..dashboard.session import home as home
 from ..dashboard.session import login as login
@@ -82,7 +87,8 @@ from ..dashboard.support import support_report as support_report
 __all__ = ["ROUTES"]
 
 ROUTES = [
-    static, home, login_form, login, logout, handle_home, links_page, links_export, link_create, link_page,
+    static, home, login_form, login, login_email, login_link_page, login_link_redeem, logout, handle_home,
+    links_page, links_export, link_create, link_page,
     link_edit, link_rollback, link_preview, import_page, import_run, import_run_page, import_errors, health_start,
     health_run, sites_page, deployment_create, deployment_page, deployment_preview, deployment_promote,
     site_rollback, site_mode, binding_create, intel_page, intel_start, intel_run, files_page, file_upload, file_page,
