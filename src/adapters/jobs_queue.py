@@ -3,16 +3,22 @@
 Enabled with ``GHARART_JOB_QUEUE=postgres`` (the database must be PostgreSQL). Kinds whose work
 can be rebuilt from ``(kind, run_id)`` alone are *durable*: ``submit`` stores a procrastinate
 job (task ``gharart.run``, queue ``gharart``, ``queueing_lock`` = the run id so a run is
-queued at most once) and a ``gharart worker`` process executes it. Other kinds (an import
-streaming a temp file of this process, for instance) keep running in process.
+queued at most once, ``lock`` = the run id so it runs at most once at a time) and a
+``gharart worker`` process executes it. Other kinds keep running in process: an import streams
+a temp file only the accepting process has.
 
-Durable today: ``site_intel.crawl`` and ``site_intel.replay`` (``IntelService.run_job``).
+Durable today: ``site_intel.crawl`` and ``site_intel.replay`` (``IntelService.run_job``) and
+``links.health_check`` (``LinksService.run_health_job``).
 
 A worker that dies mid-run leaves its job in ``doing``; the next worker's recovery loop finds
 jobs whose worker stopped sending heartbeats and retries them under the same run id. Before
-re-running, a run left ``running`` by the dead worker is put back to ``queued``: a crawl or
-replay stores its result in the same transaction that completes the run, so nothing partial
-was kept and the retry produces exactly one result.
+re-running, a run left ``running`` by the dead worker is put back to ``queued``:
+
+- a crawl or replay stores its result in the same transaction that completes the run, so
+  nothing partial was kept and the retry produces exactly one result;
+- a health check writes its results in batches as it goes, so the requeue also deletes the
+  results the dead worker wrote for that run (``LinksService.requeue_orphaned_health_run``, one
+  transaction) and the retry ends with exactly one result per link.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ log = logging.getLogger("gharart.jobs")
 
 TASK = "gharart.run"
 QUEUE = "gharart"
-DURABLE_PREFIXES = ("site_intel.",)
+# Kind prefixes (a full kind is its own prefix): never ``links.`` as a whole, ``links.import`` stays in process.
+DURABLE_PREFIXES = ("site_intel.", "links.health_check")
+HEALTH_CHECK = "links.health_check"
 
 Handler = Callable[[str, str, int], Awaitable[None]]  # (kind, run_id, attempts) -> None
 
@@ -157,6 +165,13 @@ def make_handler(container: Any) -> Handler:
         if kind.startswith("site_intel."):
             await _requeue_orphaned_intel_run(container, run_id)
             await container.intel_service().run_job(run_id)
+            return
+        if kind == HEALTH_CHECK:
+            links = container.links_service()
+            if await links.requeue_orphaned_health_run(run_id):
+                log.warning("health-check run %s was left running by a dead worker; its results were "
+                            "cleared and it runs again", run_id)
+            await links.run_health_job(run_id)
             return
         raise ValueError(f"no durable handler for job kind {kind!r}")
 

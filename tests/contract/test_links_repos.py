@@ -94,6 +94,69 @@ async def test_generation_clicks_and_runs(uow_factory):
         assert [r.slug for r in await uow.links.health_results("run_2", classification="timeout")] == ["a"]
 
 
+async def test_find_and_clear_health_runs(uow_factory):
+    async with uow_factory() as uow:
+        await uow.links.save_health_run(HealthRun("run_3", "acme", "running", T0, "usr_1", "{}", total=2))
+        await uow.links.save_health_run(HealthRun("run_4", "other", "queued", T0, None, '{"tag": "x"}'))
+        await uow.links.add_health_results([HealthResult("run_3", "a", "https://a/", "ok", 200, 5),
+                                            HealthResult("run_3", "b", "https://b/", "timeout", None, 5000),
+                                            HealthResult("run_4", "a", "https://a/", "ok", 200, 7)])
+        await uow.commit()
+    async with uow_factory(write=False) as uow:
+        found = await uow.links.find_health_run("run_3")
+        assert found == HealthRun("run_3", "acme", "running", T0, "usr_1", "{}", total=2)
+        assert (await uow.links.find_health_run("run_4")).handle == "other"  # any handle
+        assert await uow.links.find_health_run("run_nope") is None
+    async with uow_factory() as uow:
+        await uow.links.clear_health_results("run_4")
+        await uow.rollback()
+    async with uow_factory() as uow:
+        assert [r.slug for r in await uow.links.health_results("run_4")] == ["a"]  # the rollback kept them
+        assert await uow.links.clear_health_results("run_3") == 2
+        assert await uow.links.clear_health_results("run_nope") == 0
+        # the same (run, link) can be written again once cleared
+        await uow.links.add_health_results([HealthResult("run_3", "a", "https://a/", "server_error", 503, 9)])
+        await uow.commit()
+    async with uow_factory(write=False) as uow:
+        assert [(r.slug, r.classification) for r in await uow.links.health_results("run_3")] == [("a", "server_error")]
+        assert [r.duration_ms for r in await uow.links.health_results("run_4")] == [7]  # other runs untouched
+
+
+async def test_health_job_recovers_a_run_left_running_by_a_dead_worker(uow_factory):
+    from adapters.http.fake import FakeFetcher, FakeReply
+    from gharart_core.links.service import LinksService
+    from gharart_core.shared.clock import FakeClock
+    from gharart_core.shared.ids import SequentialIds
+
+    svc = LinksService(clock=FakeClock(), ids=SequentialIds(), uow_factory=uow_factory,
+                       fetcher=FakeFetcher({"b.example": FakeReply(404)}))
+    async with uow_factory() as uow:
+        await uow.links.save_batch([make("a"), make("b"), make("c")], [], [])
+        # what a worker killed mid-run leaves: the run `running`, two results already written
+        await uow.links.save_health_run(HealthRun("run_5", "acme", "running", T0, "usr_1", "{}", total=3,
+                                                  counts=(("ok", 1), ("timeout", 1)), started_at=T0))
+        await uow.links.add_health_results([HealthResult("run_5", "a", "https://a.example/", "ok", 200, 5),
+                                            HealthResult("run_5", "c", "https://c.example/", "timeout", None, 50)])
+        await uow.commit()
+    assert await svc.run_health_job("run_5") is None  # a running run is not run twice
+    assert await svc.run_health_job("run_nope") is None
+    assert await svc.requeue_orphaned_health_run("run_5")
+    async with uow_factory(write=False) as uow:
+        run = await uow.links.find_health_run("run_5")
+        assert (run.status, run.total, run.counts, run.started_at) == ("queued", 0, (), None)
+        assert await uow.links.health_results("run_5") == []
+    assert not await svc.requeue_orphaned_health_run("run_5")  # only a running run is requeued
+    done = await svc.run_health_job("run_5")
+    assert done is not None and done.status == "completed" and done.total == 3
+    assert done.counts == (("client_error", 1), ("ok", 2))
+    async with uow_factory(write=False) as uow:
+        results = await uow.links.health_results("run_5")
+        assert [(r.slug, r.classification) for r in results] == [("a", "ok"), ("b", "client_error"), ("c", "ok")]
+        assert (await uow.links.get("acme", "b")).health.run_id == "run_5"
+    assert await svc.run_health_job("run_5") is None  # redelivered after it completed: nothing happens
+    assert not await svc.requeue_orphaned_health_run("run_5")
+
+
 async def test_rollback_discards_link_writes(uow_factory):
     async with uow_factory() as uow:
         await uow.links.insert(make("gone"))

@@ -1,6 +1,7 @@
-"""The PostgreSQL job queue: a crawl queued by the API runs in ``gharart worker``, and survives
-the worker being killed (SIGKILL) mid-run: the next worker retries it under the same run id and
-the run completes with exactly one snapshot.
+"""The PostgreSQL job queue: a crawl and a link health check queued by the API run in
+``gharart worker``, and survive the worker being killed (SIGKILL) mid-run: the next worker
+retries the job under the same run id, and the crawl completes with exactly one snapshot, the
+health check with exactly one result per link (the dead worker's partial results are cleared).
 
 Real processes: ``gharart serve`` (API, ``GHARART_JOB_QUEUE=postgres``) and two successive
 ``gharart worker`` processes over a fresh PostgreSQL database (+ S3 when ``weed`` is installed).
@@ -10,15 +11,18 @@ Bounded waits; processes are stopped by PID (their own process groups).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +136,8 @@ async def _snapshots_of(db_url: str, run_id: str) -> int:
         await db.dispose()
 
 
-def test_queued_crawl_survives_a_killed_worker(env: Env) -> None:
+def _serve(env: Env) -> Api:
+    """``gharart init`` + ``gharart serve``; the owner's token talks to it."""
     init = subprocess.run([*env.cli, "init", "--handle", "acme", "--email", "o@example.com", "--json"],
                           env=env.env, cwd=env.tmp, capture_output=True, timeout=120)
     assert init.returncode == 0, init.stderr.decode(errors="replace")
@@ -148,6 +153,11 @@ def test_queued_crawl_survives_a_killed_worker(env: Env) -> None:
             return False
 
     _wait(ready, 90, "the API")
+    return api
+
+
+def test_queued_crawl_survives_a_killed_worker(env: Env) -> None:
+    api = _serve(env)
 
     # a live site of PAGES pages, linked so the crawler has to walk them all
     files = _site()
@@ -196,3 +206,106 @@ def test_queued_crawl_survives_a_killed_worker(env: Env) -> None:
     assert status == 200 and snap["counts"]["pages"] == done["pagesDone"] and snap["snapshotId"] == done["snapshotId"]
     if seen["status"] == "running" and at_kill["status"] == "running":
         assert "stalled" in env.log("worker2") or "dead worker" in env.log("worker2")
+
+
+# -- link health checks ----------------------------------------------------------------------------
+
+LINKS = 60
+DELAY_S = 0.3  # per request; 4 at a time per host (the default), so one run takes ~LINKS / 4 * DELAY_S
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        time.sleep(DELAY_S)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = _answer
+    do_GET = _answer
+
+
+@contextlib.contextmanager
+def _slow_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    server.lock = threading.Lock()  # type: ignore[attr-defined]
+    server.seen = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+async def _health_results_of(db_url: str, run_id: str) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    from adapters.sql.database import Database
+
+    db = Database(db_url)
+    try:
+        async with db.engine.connect() as conn:
+            row = (await conn.execute(sa.text("SELECT COUNT(*), COUNT(DISTINCT slug) FROM link_health_results "
+                                              "WHERE run_id = :r"), {"r": run_id})).one()
+            return int(row[0]), int(row[1])
+    finally:
+        await db.dispose()
+
+
+def test_queued_health_check_survives_a_killed_worker(env: Env) -> None:
+    with _slow_server() as dest:
+        port = dest.server_address[1]
+        env.env["GHARART_FETCH_ALLOWLIST"] = f"127.0.0.1:{port}"
+        api = _serve(env)
+        for i in range(LINKS):
+            status, body = api.call("POST", "/v2/handles/acme/links",
+                                    {"slug": f"l{i:03d}", "destination": f"http://127.0.0.1:{port}/p{i}"})
+            assert status == 201, body
+
+        status, run = api.call("POST", "/v2/handles/acme/links/health-check", {})
+        assert status == 202 and run["status"] == "queued", run
+        run_id = run["runId"]
+
+        def run_status() -> dict[str, Any]:
+            status, body = api.call("GET", f"/v2/handles/acme/links/health-check/{run_id}")
+            assert status == 200, body
+            return dict(body)
+
+        time.sleep(1.0)
+        assert run_status()["status"] == "queued"  # nothing runs it in the API process
+        assert dest.seen == []  # type: ignore[attr-defined]
+
+        # first worker: killed once it has written some results and is still probing the rest
+        first = env.start("hworker1", "worker", "--concurrency", "1", "--stalled-after", "2")
+        partial = _wait(lambda: (s := run_status())["status"] == "running" and s["results"] and s, 90,
+                        "the first worker to write results", step=0.05)
+        first.kill()  # SIGKILL: the job stays `doing`, the run `running` with its partial results
+        first.wait(timeout=10)
+        at_kill = run_status()
+        assert at_kill["status"] == "running", (at_kill, env.log("hworker1"))
+        assert 0 < len(partial["results"]) <= len(at_kill["results"]) < LINKS
+
+        # second worker: recovers the job, clears the partial results and runs the check again
+        env.start("hworker2", "worker", "--concurrency", "1", "--stalled-after", "2")
+        done = _wait(lambda: (s := run_status())["status"] in ("completed", "failed") and s, 120,
+                     "the health check to complete after the restart", step=0.2)
+        assert done["status"] == "completed", (done, env.log("hworker2"))
+        assert done["total"] == LINKS and done["counts"] == {"ok": LINKS}
+        assert sorted(r["slug"] for r in done["results"]) == [f"l{i:03d}" for i in range(LINKS)]
+        assert asyncio.run(_health_results_of(env.db_url, run_id)) == (LINKS, LINKS)
+        assert "left running by a dead worker" in (env.tmp / "hworker2.log").read_text(errors="replace")
+        status, page = api.call("GET", "/v2/handles/acme/links?health=ok&limit=100")
+        assert status == 200 and len(page["items"]) == LINKS, page
+        # every destination was probed again by the second worker
+        assert len(dest.seen) >= LINKS + len(at_kill["results"])  # type: ignore[attr-defined]

@@ -153,10 +153,22 @@ class MemoryLinks:
         run: HealthRun | None = self.s.table("link_health_runs").get(run_id)
         return run if run is not None and run.handle == handle else None
 
+    async def find_health_run(self, run_id: str) -> HealthRun | None:
+        run: HealthRun | None = self.s.table("link_health_runs").get(run_id)
+        return run
+
     async def add_health_results(self, results: Sequence[HealthResult]) -> None:
         table = self.s.table("link_health_results")
         for r in results:
             table[r.run_id] = (*table.get(r.run_id, ()), r)
+
+    async def clear_health_results(self, run_id: str) -> int:
+        table = self.s.table("link_health_results")
+        if run_id not in table:
+            return 0
+        count = len(table[run_id])
+        del table[run_id]
+        return count
 
     async def health_results(self, run_id: str, *, classification: str | None = None) -> list[HealthResult]:
         rows = self.s.table("link_health_results").get(run_id, ())

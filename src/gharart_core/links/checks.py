@@ -1,5 +1,9 @@
 """Health-check runs: start (202), run in the background, report progress and results.
 
+The background job is ``run_health_job(run_id)`` and nothing else, so a durable queue only carries
+``("links.health_check", run_id)``; ``requeue_orphaned_health_run`` is the recovery step its worker
+runs first when the job is a retry after a worker died mid-run.
+
 Each distinct destination is probed once (HEAD; GET only when HEAD answers 405/501) under a
 global and a per-host concurrency limit, with a per-request timeout, so one hanging host costs
 its timeout and nothing more. Results are written in small batches so progress is visible.
@@ -21,7 +25,15 @@ from ..shared.audit_helpers import record
 from ..shared.errors import FieldError, NotFound, ValidationFailed
 from ..shared.ids import is_valid_id
 from ..shared.ports import JobRunner
-from .health import CLASSIFICATIONS, HealthResult, HealthRun, classify_error, classify_status, transition
+from .health import (
+    CLASSIFICATIONS,
+    HealthResult,
+    HealthRun,
+    classify_error,
+    classify_status,
+    requeue_orphan,
+    transition,
+)
 from .model import SLUG_RE, Health, Link
 from .ports import Fetcher, FetchError, LinksUoW
 from .urls import host_of
@@ -87,11 +99,11 @@ class HealthMixin:
                         created_at=self.clock.now(), created_by=access.actor_id, selector=selector)
         await uow.links.save_health_run(run)
         await record(uow, self.clock, self.ids, access, "link.health_check", f"run:{run.id}")
-        jobs, handle = self.jobs, access.handle
+        jobs, run_id = self.jobs, run.id
 
         async def _submit() -> None:
             if jobs is not None:
-                jobs.submit("links.health_check", run.id, lambda: self.run_health_check(handle, run.id))
+                jobs.submit("links.health_check", run_id, lambda: self.run_health_job(run_id))
 
         uow.after_commit(_submit)
         return run
@@ -120,14 +132,16 @@ class HealthMixin:
                 return out
             after = page[-1].slug
 
-    async def run_health_check(self, handle: str, run_id: str) -> HealthRun:
-        """The background job: probe, store results and each link's last health, finish the run."""
+    async def run_health_job(self, run_id: str) -> HealthRun | None:
+        """The background job, rebuilt from the run id alone: probe, store results and each link's
+        last health, finish the run. A run that is not ``queued`` (gone, already running, finished)
+        is left alone and ``None`` returned, so a redelivered job is a no-op."""
         assert self.uow_factory is not None and self.fetcher is not None
         async with self.uow_factory(write=True) as uow:
-            run = await uow.links.get_health_run(handle, run_id)
-            if run is None:
-                raise NotFound("run_not_found", run_id)
-            targets = await self._targets(uow, handle, json.loads(run.selector))
+            run = await uow.links.find_health_run(run_id)
+            if run is None or run.status != "queued":
+                return None
+            targets = await self._targets(uow, run.handle, json.loads(run.selector))
             run = transition(run, "running", started_at=self.clock.now(), total=len(targets))
             await uow.links.save_health_run(run)
             await uow.commit()
@@ -135,12 +149,27 @@ class HealthMixin:
             run = await self._probe_all(run, targets)
         except Exception as exc:
             async with self.uow_factory(write=True) as uow:
-                current = await uow.links.get_health_run(handle, run_id) or run
+                current = await uow.links.find_health_run(run_id) or run
                 run = transition(current, "failed", finished_at=self.clock.now(), detail=str(exc)[:500])
                 await uow.links.save_health_run(run)
                 await uow.commit()
             raise
         return run
+
+    async def requeue_orphaned_health_run(self, run_id: str) -> bool:
+        """Before a retried job runs: a ``running`` run was started by a worker that died (the queue
+        runs one job per run at a time). Put it back to ``queued`` and delete the results the dead
+        worker already wrote, in one transaction, so the re-run ends with one result per link.
+        Returns whether the run was requeued."""
+        assert self.uow_factory is not None
+        async with self.uow_factory(write=True) as uow:
+            run = await uow.links.find_health_run(run_id)
+            if run is None or run.status != "running":
+                return False
+            await uow.links.clear_health_results(run_id)
+            await uow.links.save_health_run(requeue_orphan(run))
+            await uow.commit()
+        return True
 
     async def _probe_all(self, run: HealthRun, targets: list[Link]) -> HealthRun:
         by_dest: dict[str, list[Link]] = {}

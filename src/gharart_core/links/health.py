@@ -10,11 +10,13 @@ from ..shared.errors import Conflict
 
 __all__ = [
     "CLASSIFICATIONS",
+    "RECOVERY_TRANSITIONS",
     "RUN_TRANSITIONS",
     "HealthResult",
     "HealthRun",
     "classify_error",
     "classify_status",
+    "requeue_orphan",
     "transition",
 ]
 
@@ -26,6 +28,10 @@ RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     "completed": frozenset(),
     "failed": frozenset(),
 }
+# Not a step of a run's life: only the retry of a job whose worker died may move a run back, so
+# it is kept out of RUN_TRANSITIONS (``transition`` never allows it) and used by
+# ``requeue_orphan`` alone.
+RECOVERY_TRANSITIONS: dict[str, frozenset[str]] = {"running": frozenset({"queued"})}
 
 
 @attrs.frozen
@@ -58,6 +64,14 @@ def transition(run: HealthRun, to: str, **changes: object) -> HealthRun:
     if to not in RUN_TRANSITIONS[run.status]:
         raise Conflict("invalid_transition", f"a {run.status} run cannot become {to}")
     return attrs.evolve(run, status=to, **changes)  # type: ignore[arg-type]
+
+
+def requeue_orphan(run: HealthRun) -> HealthRun:
+    """A run a dead worker left ``running`` goes back to ``queued`` with its progress cleared
+    (its results are deleted in the same transaction), ready to run again from the start."""
+    if "queued" not in RECOVERY_TRANSITIONS.get(run.status, frozenset()):
+        raise Conflict("invalid_transition", f"a {run.status} run cannot be requeued")
+    return attrs.evolve(run, status="queued", total=0, counts=(), started_at=None, finished_at=None, detail=None)
 
 
 def classify_status(status: int, redirected: bool) -> str:
