@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from adapters.memory.state import MemoryState, MemoryUnitOfWork
 from adapters.registry import memory_factories
-from gharart_core.links.importing import CsvRowParser, ParsedRow, RawRow, row_to_fields, simple_row_reader
+from gharart_core.links.import_formats import CsvRowParser, ParsedRow, RawRow, row_to_fields, simple_row_reader
 from gharart_core.links.model import LinkFields
 from gharart_core.links.service import LinksService
 from gharart_core.shared.clock import FakeClock

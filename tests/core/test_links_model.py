@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gharart_core.links.importing import CsvRowParser, NdjsonRowParser, neutralise, unneutralise
+from gharart_core.links.import_formats import CsvRowParser, NdjsonRowParser, neutralise, unneutralise
 from gharart_core.links.schema import check_slug
 from gharart_core.links.urls import DestinationError, validate_destination
 from gharart_core.shared.errors import ValidationFailed

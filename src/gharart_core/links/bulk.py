@@ -16,22 +16,16 @@ from ..identity.policy import Action, authorize
 from ..shared.audit_helpers import record
 from ..shared.errors import FieldError, NotFound, ValidationFailed
 from ..shared.ids import is_valid_id
+from .import_formats import CsvRowParser, NdjsonRowParser, ParsedRow, RawRow, Utf8Decoder, row_to_fields, simple_csv_row
 from .importing import (
     IMPORT_MODES,
-    CsvRowParser,
     ImportedLink,
     ImportMeta,
     ImportRowError,
     ImportRun,
-    NdjsonRowParser,
-    ParsedRow,
-    RawRow,
     RowOutcome,
-    Utf8Decoder,
     imported_link,
     imported_version,
-    row_to_fields,
-    simple_csv_row,
 )
 from .model import Link, LinkFields, LinkVersion, apply_fields, same_content, version_of
 from .ports import LinksUoW

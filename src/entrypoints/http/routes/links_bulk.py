@@ -15,7 +15,8 @@ from litestar import Response, get, post
 from litestar.response import Stream
 
 from gharart_core.links.bulk import ImportFailed
-from gharart_core.links.importing import ImportRowError, neutralise
+from gharart_core.links.import_formats import neutralise
+from gharart_core.links.importing import ImportRowError
 from gharart_core.links.model import Link, LinkVersion
 from gharart_core.links.schema import rules_to_data
 from gharart_core.shared.clock import format_ts
