@@ -1,28 +1,25 @@
-"""HTTP routes of the sites area: deployments, blobs, preview, promote/rollback, site mode,
-function bindings, the site resource and the public profile routes (SPEC §5, A.3)."""
+"""HTTP routes of the sites area: deployments, blobs, promote/rollback, site mode, function
+bindings and the site resource (SPEC §5, A.3); preview and the public profile are in ``sites_serving``."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from litestar import Response, get, patch, post, put, route
+from litestar import Response, get, patch, post, put
 from litestar.params import Parameter
 
-from gharart_core.shared.errors import BadRequest, NotFound
 from gharart_core.sites.archive import ARCHIVE_TYPES
-from gharart_core.sites.model import Deployment, FunctionBinding, ServedPage, Site, Submission
+from gharart_core.sites.model import Deployment, FunctionBinding, Site, Submission
 
 from ..context import RequestContext
 from ..hosts import make_host_fast_path, make_profile_fast_path
 from ..render import parse_limit, ts
+from . import sites_serving
 
 __all__ = ["FAST_PATHS", "ROUTES", "render_binding", "render_deployment", "render_site"]
 
 BASE = "/v2/handles/{handle:str}"
-_BAD_RAW = (b"%2f", b"%5c", b"%2e", b"%00", b"%c0", b"%c1", b"%e0%80", b"%25")
-MAX_FORM_BYTES = 1024 * 1024
 
 
 def render_site(site: Site, svc: Any) -> dict[str, Any]:
@@ -209,62 +206,6 @@ async def rollback(handle: str, ctx: RequestContext) -> Response[Any]:
     )
 
 
-# -- preview -------------------------------------------------------------------
-def _check_raw_path(ctx: RequestContext) -> None:
-    raw = ctx.request.scope.get("raw_path") or b""
-    low = bytes(raw).lower()
-    if any(m in low for m in _BAD_RAW) or b"\\" in low or b"//" in low.split(b"?")[0][1:]:
-        raise BadRequest("invalid_path", "Encoded separators and traversal are not allowed in paths.")
-
-
-def _page_response(page: ServedPage, method: str) -> Response[Any]:
-    body = b"" if method == "HEAD" or page.status == 304 else page.body
-    headers = dict(page.headers)
-    if method == "HEAD" and page.status == 200:
-        headers["Content-Length"] = str(len(page.body))  # what a GET would send
-    media_type = page.content_type
-    if media_type.startswith("text/") and media_type.lower().endswith("; charset=utf-8"):
-        media_type = media_type[: -len("; charset=utf-8")]  # Litestar appends the charset of text/* itself
-    return Response(content=body, status_code=page.status, media_type=media_type, headers=headers)
-
-
-async def _preview(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
-    _check_raw_path(ctx)
-    access = await ctx.access(handle)
-    svc = _svc(ctx)
-    req = ctx.request
-    page = await svc.preview(
-        ctx.uow,
-        access,
-        deployment_id,
-        path,
-        if_none_match=req.headers.get("if-none-match"),
-        method=req.method,
-        query=req.scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple(req.headers.items()),
-    )
-    async with ctx.rt.uow_factory(write=True) as uow:
-        await svc.record_preview(uow, handle, deployment_id)
-        await uow.commit()
-    return _page_response(page, req.method)
-
-
-@route(f"{BASE}/site-deployments/{{deployment_id:str}}/preview", http_method=["GET", "HEAD"], tags=["sites"])
-async def preview_root(handle: str, deployment_id: str, ctx: RequestContext) -> Response[Any]:
-    """Serve the deployment's index.html whether or not it is live (`X-Robots-Tag: noindex`)."""
-    return await _preview(handle, deployment_id, "", ctx)
-
-
-@route(
-    f"{BASE}/site-deployments/{{deployment_id:str}}/preview/{{path:path}}",
-    http_method=["GET", "HEAD"],
-    tags=["sites"],
-)
-async def preview_path(handle: str, deployment_id: str, path: str, ctx: RequestContext) -> Response[Any]:
-    """Serve one file of the deployment (directories map to index.html)."""
-    return await _preview(handle, deployment_id, path, ctx)
-
-
 # -- site and site mode ----------------------------------------------------------
 @get(f"{BASE}/site", tags=["sites"])
 async def get_site(handle: str, ctx: RequestContext) -> Response[Any]:
@@ -340,63 +281,6 @@ async def list_submissions(
     return ctx.respond({"items": [render_submission(s) for s in pg.items], "nextCursor": pg.next_cursor})
 
 
-# -- public profile routes ------------------------------------------------------------
-async def serve_profile(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
-    """Shared by /profiles/... and host-based requests (see entrypoints/http/hosts.py)."""
-    _check_raw_path(ctx)
-    ctx.st.handle = handle if len(handle) <= 40 else None
-    req = ctx.request
-    method = req.method
-    body = await ctx.body_bytes(max_bytes=MAX_FORM_BYTES) if method == "POST" else b""
-
-    async def viewer() -> bool | None:
-        principal = await ctx.optional_principal()
-        if principal is None:
-            return None
-        async with ctx.rt.uow_factory(write=False) as uow:
-            try:
-                access = await ctx.rt.identity.resolve(uow, principal, handle, ctx.request_id)
-            except NotFound:
-                return False
-        return access.role is not None or principal.is_operator
-
-    page = await _svc(ctx).serve_profile(
-        ctx.uow,
-        handle,
-        urllib.parse.unquote(path) if "%" in path else path,
-        method=method,
-        query=req.scope.get("query_string", b"").decode("latin-1"),
-        headers=tuple(req.headers.items()),
-        body=body,
-        if_none_match=req.headers.get("if-none-match"),
-        viewer=viewer,
-    )
-    return _page_response(page, method)
-
-
-@route("/profiles/{handle:str}/index.html", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
-async def profile_index(handle: str, ctx: RequestContext) -> Response[Any]:
-    """The public site's home page: site mode, then bound functions, then the live files."""
-    return await serve_profile(handle, "index.html", ctx)
-
-
-@route(
-    "/profiles/{handle:str}",
-    http_method=["GET", "HEAD"],
-    tags=["profiles"],
-    security=[],
-    include_in_schema=False,
-)
-async def profile_bare(handle: str, ctx: RequestContext) -> Response[Any]:
-    return await serve_profile(handle, "", ctx)
-
-
-@route("/profiles/{handle:str}/{path:path}", http_method=["GET", "HEAD", "POST"], tags=["profiles"], security=[])
-async def profile_path(handle: str, path: str, ctx: RequestContext) -> Response[Any]:
-    """Any path of the public site (`ETag`, `If-None-Match`, `X-Gharart-Deployment`)."""
-    return await serve_profile(handle, path, ctx)
-
-
 ROUTES: list[Any] = [
     create_deployment,
     list_deployments,
@@ -404,8 +288,6 @@ ROUTES: list[Any] = [
     upload_blob,
     promote,
     rollback,
-    preview_root,
-    preview_path,
     get_site,
     patch_site,
     verify_hostname,
@@ -413,9 +295,7 @@ ROUTES: list[Any] = [
     create_binding,
     list_bindings,
     list_submissions,
-    profile_index,
-    profile_bare,
-    profile_path,
+    *sites_serving.ROUTES,
 ]
 # order matters: the Host rewrite first, then the profile fast path sees the rewritten path
 FAST_PATHS: list[Any] = [make_host_fast_path, make_profile_fast_path]
