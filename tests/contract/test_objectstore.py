@@ -1,14 +1,14 @@
 """One object-store contract, run against every adapter: memory, filesystem and S3.
 
-The S3 parameter runs against a real server: a SeaweedFS started by the ``s3_target`` fixture
-(tests/conftest.py), or the server named by ``GHARART_TEST_S3_URL``.
+The stores come from the ``object_store`` fixture (tests/contract/conftest.py); its S3 parameter
+runs against a real server: a SeaweedFS started by the ``s3_target`` fixture (tests/conftest.py),
+or the server named by ``GHARART_TEST_S3_URL``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,37 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.objectstore.filesystem import FilesystemObjectStore
-from adapters.objectstore.memory import MemoryObjectStore
 from gharart_core.shared.errors import BadRequest, TooLarge, ValidationFailed
 from gharart_core.shared.ports import ObjectStore
 
 
-def _make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> ObjectStore:
-    if kind == "memory":
-        return MemoryObjectStore()
-    if kind == "filesystem":
-        return FilesystemObjectStore(tmp_path / "store")
-    if kind == "s3":
-        from adapters.objectstore.s3 import S3ObjectStore
-
-        url, env = request.getfixturevalue("s3_target")
-        # A fresh prefix per test: the bucket is shared by the whole session.
-        return S3ObjectStore.from_url(f"{url.rstrip('/')}/t-{uuid.uuid4().hex[:12]}", env=env)
-    raise AssertionError(kind)
-
-
-STORES = ["memory", "filesystem", pytest.param("s3", marks=pytest.mark.s3)]
-
-
-@pytest.fixture(params=STORES)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
-    made = _make_store(request.param, tmp_path, request)
-    try:
-        yield made
-    finally:
-        aclose = getattr(made, "aclose", None)
-        if aclose is not None:
-            await aclose()
+@pytest.fixture
+def store(object_store: ObjectStore) -> ObjectStore:
+    """The contract's store: ``object_store`` (tests/contract/conftest.py), one per adapter."""
+    return object_store
 
 
 async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -248,3 +225,27 @@ def test_filesystem_layout_is_atomic_and_contained(tmp_path: Path) -> None:
     assert list((tmp_path / "s" / "tmp").iterdir()) == []  # no temp files left behind
     assert fs.path_for("a/b").is_relative_to(tmp_path / "s" / "objects")
 
+
+
+async def test_download_url_serves_the_bytes_with_the_given_headers_or_is_none(store: ObjectStore) -> None:
+    """S3 presigns a GET answered with our type and disposition; memory and filesystem have no URLs."""
+    import httpx
+
+    from gharart_core.files.model import content_disposition
+
+    data = bytes(range(256)) * 3
+    await store.put_bytes("files/fil_1/blob", data)
+    disposition = content_disposition("Kit ü \"v2\".pdf")
+    url = await store.download_url("files/fil_1/blob", content_type="application/pdf",
+                                   content_disposition=disposition, ttl_s=60)
+    if not hasattr(store, "bucket"):
+        assert url is None
+        return
+    assert url is not None and "X-Amz-Expires=60" in url and "X-Amz-Signature=" in url
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(url)
+        assert r.status_code == 200 and r.content == data
+        assert r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"] == disposition
+        tampered = url.replace("application%2Fpdf", "text%2Fhtml")
+        assert tampered != url and (await client.get(tampered)).status_code == 403

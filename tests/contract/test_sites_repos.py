@@ -1,4 +1,8 @@
-"""The sites service behaves the same over memory, SQLite and PostgreSQL."""
+"""The sites service behaves the same over memory, SQLite and PostgreSQL, on every object store.
+
+Each case runs over each unit of work crossed with each object store (memory, filesystem, S3
+on a real SeaweedFS; see tests/contract/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,16 @@ import pytest
 from gharart_core.identity.model import Role
 from gharart_core.shared.errors import Conflict, DomainError, NotFound, ValidationFailed
 from gharart_core.sites.model import DeploymentStatus
+from tests.contract.conftest import stored_keys
 from tests.test_sites_common import access, chunks, deploy, make_service, seed_handle, sha
 
 pytestmark = pytest.mark.asyncio
 HOME = {"index.html": b"<h1>home</h1>", "blog/index.html": b"<h1>blog</h1>", "app.css": b"body{}"}
 
 
-async def test_create_upload_completes_and_serves(uow_factory):
+async def test_create_upload_completes_and_serves(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     async with uow_factory() as uow:
         dep, required = await svc.create_deployment(
             uow,
@@ -61,10 +66,10 @@ async def test_create_upload_completes_and_serves(uow_factory):
         assert again.status == 304
 
 
-async def test_blobs_are_per_handle(uow_factory):
+async def test_blobs_are_per_handle(uow_factory, object_store):
     await seed_handle(uow_factory, "acme")
     await seed_handle(uow_factory, "other", "usr_2")
-    svc = make_service()
+    svc = make_service(object_store)
     await deploy(svc, uow_factory, {"index.html": b"secret"})
     async with uow_factory() as uow:
         _, required = await svc.create_deployment(
@@ -75,9 +80,9 @@ async def test_blobs_are_per_handle(uow_factory):
     assert required == [sha(b"secret")]  # no cross-tenant existence oracle
 
 
-async def test_break_missing_blob_preview_and_promote_refused(uow_factory):
+async def test_break_missing_blob_preview_and_promote_refused(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     files = {"index.html": b"<h1>ok</h1>", "hero.png": b"\x89PNG..."}
     dep_id = await deploy(svc, uow_factory, files, upload=False)
     async with uow_factory() as uow:
@@ -94,9 +99,9 @@ async def test_break_missing_blob_preview_and_promote_refused(uow_factory):
     assert ei2.value.code == "invalid_transition"
 
 
-async def test_break_bindings_travel_with_release(uow_factory):
+async def test_break_bindings_travel_with_release(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     a = await deploy(svc, uow_factory, HOME, message="A")
     async with uow_factory() as uow:
         await svc.promote(uow, access(), a, {"expectedLiveDeploymentId": None})
@@ -142,9 +147,9 @@ async def test_break_bindings_travel_with_release(uow_factory):
     assert dep_b.status is DeploymentStatus.DEPLOYED and [x.route for x in bindings] == ["/api/hello"]
 
 
-async def test_binding_default_clones_live(uow_factory):
+async def test_binding_default_clones_live(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     a = await deploy(
         svc,
         uow_factory,
@@ -183,9 +188,9 @@ async def test_binding_default_clones_live(uow_factory):
     assert subs.items[0].fields == {"name": "Ann", "x": "1"}
 
 
-async def test_modes(uow_factory):
+async def test_modes(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     a = await deploy(svc, uow_factory, {**HOME, "maintenance.html": b"brb"})
     async with uow_factory() as uow:
         await svc.promote(uow, access(), a, {})
@@ -231,9 +236,9 @@ async def test_modes(uow_factory):
         assert page.status == 302 and page.header("Location") == "https://example.org/x"
 
 
-async def test_parallel_promotes_one_wins(uow_factory):
+async def test_parallel_promotes_one_wins(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service(sequential=False)
+    svc = make_service(object_store, sequential=False)
     a = await deploy(svc, uow_factory, HOME)
     ids = [await deploy(svc, uow_factory, {**HOME, "n.txt": str(i).encode()}) for i in range(4)]
 
@@ -251,9 +256,9 @@ async def test_parallel_promotes_one_wins(uow_factory):
     assert results.count("ok") == 1 and results.count("conflict") == 4
 
 
-async def test_not_found_and_roles(uow_factory):
+async def test_not_found_and_roles(uow_factory, object_store):
     await seed_handle(uow_factory)
-    svc = make_service()
+    svc = make_service(object_store)
     async with uow_factory() as uow:
         with pytest.raises(NotFound) as ei:
             await svc.promote(uow, access(), "dep_00000000000000000000000000", {})
@@ -264,12 +269,10 @@ async def test_not_found_and_roles(uow_factory):
 
 
 class _FlakyStore:
-    """A memory store whose writes fail while ``broken`` is set."""
+    """A store whose writes fail while ``broken`` is set."""
 
-    def __init__(self) -> None:
-        from adapters.objectstore.memory import MemoryObjectStore
-
-        self.inner = MemoryObjectStore()
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self.inner = inner
         self.broken = False
 
     def __getattr__(self, name):  # type: ignore[no-untyped-def]
@@ -287,12 +290,12 @@ class _FlakyStore:
         return await self.inner.put_bytes(key, data)
 
 
-async def test_store_failure_leaves_nothing_half_made_and_retry_completes(uow_factory):
+async def test_store_failure_leaves_nothing_half_made_and_retry_completes(uow_factory, object_store):
     import io
     import zipfile
 
     await seed_handle(uow_factory)
-    store = _FlakyStore()
+    store = _FlakyStore(object_store)
     svc = make_service(store)
     dep_id = await deploy(svc, uow_factory, {"index.html": b"<h1>x</h1>"}, upload=False)
     store.broken = True
@@ -311,8 +314,10 @@ async def test_store_failure_leaves_nothing_half_made_and_retry_completes(uow_fa
         deps = await uow.sites.list_deployments("acme", before_id=None, limit=10)
         assert [(d.id, d.status) for d in deps] == [(dep_id, DeploymentStatus.PENDING)]
         assert not await uow.sites.stored_blobs("acme", [sha(b"<h1>x</h1>"), sha(b"a")])
+    assert await stored_keys(object_store) == []
     store.broken = False
     async with uow_factory() as uow:
         dep = await svc.upload_blob(uow, access(), dep_id, sha(b"<h1>x</h1>"), chunks(b"<h1>x</h1>"))
         await uow.commit()
     assert dep.status is DeploymentStatus.DEPLOYED
+    assert len(await stored_keys(object_store)) == 1

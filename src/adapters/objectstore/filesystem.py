@@ -195,3 +195,8 @@ class FilesystemObjectStore:
             probe.unlink()
 
         await asyncio.to_thread(check)
+
+    async def download_url(self, key: str, *, content_type: str, content_disposition: str,
+                           ttl_s: int) -> str | None:
+        """No direct URLs: downloads stream through the service."""
+        return None

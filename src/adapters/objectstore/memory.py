@@ -62,3 +62,8 @@ class MemoryObjectStore:
 
     async def ping(self) -> None:
         return None
+
+    async def download_url(self, key: str, *, content_type: str, content_disposition: str,
+                           ttl_s: int) -> str | None:
+        """No direct URLs: downloads stream through the service."""
+        return None

@@ -17,6 +17,8 @@ Guarantees, matching the other adapters:
   an error here), a missing key raises ``KeyError``.
 * The SHA-256 of every object written by ``put_bytes``/``put_stream`` (single part) is kept
   in the ``x-amz-meta-sha256`` metadata, so ``head`` can report it.
+* ``download_url`` presigns a ``GetObject`` with the response headers to serve, so allowed public
+  downloads can be redirected to the bucket (``GHARART_S3_PRESIGNED_DOWNLOADS``).
 
 One aiobotocore client is opened per event loop, lazily (the store is built before the
 server's loop starts); ``aclose()`` closes the current loop's client.
@@ -279,12 +281,26 @@ class S3ObjectStore:
         await client.head_bucket(Bucket=self.bucket)
 
     # -- extras ----------------------------------------------------------------
+    async def download_url(self, key: str, *, content_type: str, content_disposition: str,
+                           ttl_s: int) -> str | None:
+        """A presigned ``GetObject`` URL valid for ``ttl_s`` seconds; the bucket answers it with
+        the given ``Content-Type`` and ``Content-Disposition`` (``response-content-*`` overrides,
+        part of the signature, so a client cannot change them)."""
+        return await self._presign(key, ttl_s, {"ResponseContentType": content_type,
+                                                "ResponseContentDisposition": content_disposition})
+
     async def presigned_get_url(self, key: str, *, expires_s: int = 300, filename: str | None = None) -> str:
         """A time-limited URL that downloads ``key`` straight from the bucket (public files)."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full(key)}
+        extra: dict[str, str] = {}
         if filename:
             quoted = urllib.parse.quote(filename)
-            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quoted}"
+            extra["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quoted}"
+        return await self._presign(key, expires_s, extra)
+
+    async def _presign(self, key: str, expires_s: int, extra: Mapping[str, str]) -> str:
+        if not 1 <= int(expires_s) <= 604_800:  # SigV4 presigned URLs live at most seven days
+            raise ValueError(f"a presigned URL lives 1..604800 seconds, not {expires_s}")
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._full(key), **extra}
         client = await self._client()
         url = await client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_s))
         return str(url)

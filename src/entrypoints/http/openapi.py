@@ -290,6 +290,14 @@ def _fix_operation(method: str, path: str, op: dict[str, Any]) -> None:
         for code, resp in responses.items():
             if code.startswith(("4", "5")):
                 resp["content"] = {**resp.get("content", {}), **_ANY}
+    if key == ("GET", "/v2/public/files/{file_id}"):
+        responses.setdefault("206", {"description": "Partial content (`Range`)", "content": _ANY})
+        responses.setdefault("302", {"description": "With `GHARART_S3_PRESIGNED_DOWNLOADS` on and an S3 store: "
+                                                    "an allowed download, redirected to a presigned bucket URL",
+                                     "headers": {"Location": _hdr("The presigned URL (valid "
+                                                                  "`GHARART_S3_PRESIGN_TTL_S` seconds)."),
+                                                 "Cache-Control": _hdr("`private, no-store`")}})
+        responses.setdefault("304", {"description": "Not modified (`If-None-Match`)"})
     _document_headers(method, path, responses)
     if path == "/schema/openapi.json":
         responses["200"] = {"description": "This document",

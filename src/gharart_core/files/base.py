@@ -36,6 +36,7 @@ class FilesServiceBase:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         retention_s: int = DEFAULT_RETENTION_S,
         public_url: str | None = None,
+        direct_download_ttl_s: int | None = None,
     ) -> None:
         self.clock = clock
         self.ids = ids
@@ -46,6 +47,9 @@ class FilesServiceBase:
         self.max_file_bytes = max_file_bytes
         self.retention_s = retention_s
         self.public_url = public_url.rstrip("/") if public_url else None
+        # allowed public downloads may be redirected to the store's own URL (S3 presigned GET),
+        # valid this many seconds; None: the bytes always go through the service
+        self.direct_download_ttl_s = direct_download_ttl_s
 
     # -- reads ----------------------------------------------------------------------------------------
     async def _live(self, uow: FilesUoW, access: HandleAccess, file_id: str) -> File:

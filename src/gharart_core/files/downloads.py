@@ -11,10 +11,17 @@ from ..shared.pagination import Page, validate_limit
 from ..shared.tokens import constant_time_equals, sha256_hex
 from .access import AccessDecision, Outcome, decide_access, outcome_error
 from .base import FilesServiceBase
-from .model import AccessLogEntry, File, FileMode
+from .model import AccessLogEntry, File, FileMode, content_disposition
 from .ports import FilesUoW
+from .sniff import is_media_type
 
-__all__ = ["DownloadsMixin"]
+__all__ = ["DownloadsMixin", "download_media_type"]
+
+
+def download_media_type(file: File) -> str:
+    """The ``Content-Type`` a download is served with: a type stored before declared types were
+    checked is never echoed into a header as is."""
+    return file.content_type if is_media_type(file.content_type) else "application/octet-stream"
 
 
 class DownloadsMixin(FilesServiceBase):
@@ -73,6 +80,19 @@ class DownloadsMixin(FilesServiceBase):
             raise outcome_error(decision.outcome, file, file_id)
         assert file is not None
         return file
+
+    async def direct_download_url(self, file: File) -> str | None:
+        """Where an *allowed* download (``open_download`` returned) may be sent instead of
+        streaming it: a time-limited URL of the object store, served with the file's type and an
+        ``attachment`` disposition. ``None`` when not configured or the store has no such URLs."""
+        if self.direct_download_ttl_s is None:
+            return None
+        return await self.store.download_url(
+            file.object_key,
+            content_type=download_media_type(file),
+            content_disposition=content_disposition(file.name),
+            ttl_s=self.direct_download_ttl_s,
+        )
 
     # -- retention ------------------------------------------------------------------------------------
     async def purge(self, *, now: datetime | None = None, batch: int = 200) -> int:

@@ -77,6 +77,13 @@ class ObjectStore(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def download_url(self, key: str, *, content_type: str, content_disposition: str,
+                           ttl_s: int) -> str | None:
+        """A time-limited URL where a client can GET ``key`` straight from the store, served with
+        these ``Content-Type`` / ``Content-Disposition`` headers; ``None`` when the store has no
+        such URLs (memory, filesystem) and the bytes must go through the service."""
+        ...
+
 
 @attrs.frozen
 class MailMessage:

@@ -1,31 +1,28 @@
 """HTTP routes for files and sharing (SPEC §7, A.4).
 
 Uploads are parsed incrementally (``multipart.PushMultipartParser`` over ``request.stream()``) and
-streamed into the object store by the core; downloads stream from the store with Range and ETag.
+streamed into the object store by the core; the public download route is in ``files_download``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import multipart
-from litestar import Response, delete, get, patch, post, route
-from litestar.response import Stream
+from litestar import Response, delete, get, patch, post
 
-from gharart_core.files.model import AccessLogEntry, File, FileMode, Share, content_disposition
+from gharart_core.files.model import AccessLogEntry, File, Share
 from gharart_core.files.service import UploadField, UploadFile
-from gharart_core.files.sniff import is_media_type
 from gharart_core.shared.clock import format_ts
 from gharart_core.shared.errors import BadRequest, FieldError, TooLarge, UnsupportedMedia, ValidationFailed
-from gharart_core.shared.ports import ObjectStore
 
 from ..context import RequestContext
-from ..problems import PROBLEM_JSON, problem_body, problem_bytes
 from ..render import page, parse_limit
+from .files_download import download_file
+from .files_download import on_startup as on_startup
 
 __all__ = ["ROUTES", "render_access", "render_file", "render_share"]
 
@@ -285,96 +282,6 @@ async def request_magic_link(file_id: str, ctx: RequestContext) -> Response[Any]
     await ctx.throttle("magic_link", "email:" + email.lower())  # same class, keyed per recipient
     await service.send_magic_link(ctx.uow, file_id, email, base_url=ctx.base_url)
     return ctx.respond({"status": "accepted"}, status=202)
-
-
-_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-
-
-def _parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """(start, end) inclusive; None for "send everything"; "unsatisfiable" for a 416."""
-    if not header:
-        return None
-    m = _RANGE_RE.match(header)
-    if not m:
-        return None  # multiple or unknown ranges: a full answer is always allowed
-    first, last = m.group(1), m.group(2)
-    if first == "" and last == "":
-        return None
-    if first == "":
-        length = int(last)
-        if length == 0 or size == 0:
-            return "unsatisfiable"
-        return max(0, size - length), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if last != "" and int(last) < start:
-        return None  # syntactically invalid: ignore the header (RFC 9110 §14.2)
-    if start >= size:
-        return "unsatisfiable"
-    return start, end
-
-
-async def _stream(store: ObjectStore, key: str, start: int, end: int | None) -> AsyncIterator[bytes]:
-    async for chunk in store.get_stream(key, start=start, end=end, chunk_size=256 * 1024):
-        yield chunk
-
-
-async def _empty(_: Any = None) -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
-
-
-@route("/v2/public/files/{file_id:str}", http_method=["GET", "HEAD"], tags=["public-files"])
-async def download_file(file_id: str, ctx: RequestContext) -> Response[Any]:
-    """Download (GET) or only its headers (HEAD: link checkers, download managers)."""
-    return await _download(file_id, ctx, head=ctx.request.method == "HEAD")
-
-
-async def _download(file_id: str, ctx: RequestContext, *, head: bool) -> Response[Any]:
-    token = ctx.request.query_params.get("token") or None
-    service = _files(ctx)
-    f = await service.open_download(file_id, token, request_id=ctx.request_id)
-    etag = f'"{f.sha256}"'
-    headers = {
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(f.name),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox",
-        "Referrer-Policy": "no-referrer",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Cache-Control": "public, no-cache" if f.mode is FileMode.PUBLIC else "private, no-store",
-    }
-    inm = ctx.request.headers.get("if-none-match")
-    if inm and (inm.strip() == "*" or etag in [v.strip().removeprefix("W/") for v in inm.split(",")]):
-        return Response(content=b"", status_code=304, headers=headers)
-    rng_header = ctx.request.headers.get("range")
-    if_range = ctx.request.headers.get("if-range")
-    if if_range is not None and if_range.strip() != etag:
-        rng_header = None
-    rng = _parse_range(rng_header, f.size)
-    if rng == "unsatisfiable":
-        body = problem_body(416, "range_not_satisfiable", f"The file has {f.size} bytes.", request_id=ctx.request_id)
-        return Response(
-            content=problem_bytes(body),
-            status_code=416,
-            media_type=PROBLEM_JSON,
-            headers={"Content-Range": f"bytes */{f.size}"},
-        )
-    store = ctx.container.object_store()
-    if rng is None:
-        start, end, status = 0, None, 200
-        headers["Content-Length"] = str(f.size)
-    else:
-        assert isinstance(rng, tuple)
-        start, end = rng
-        status = 206
-        headers["Content-Range"] = f"bytes {start}-{end}/{f.size}"
-        headers["Content-Length"] = str(end - start + 1)
-    body = _empty() if head else _stream(store, f.object_key, start, end)
-    # a type stored before declared types were checked is never echoed into a header as is
-    media_type = f.content_type if is_media_type(f.content_type) else "application/octet-stream"
-    return Stream(body, status_code=status, media_type=media_type, headers=headers)
 
 
 ROUTES: list[Any] = [
