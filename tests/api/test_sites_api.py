@@ -447,3 +447,60 @@ async def test_every_route_auth_and_bad_bodies(harness, method, url, json_body):
             method, url, content=b"{}", headers={**h.auth(editor), "Content-Type": "application/json"}
         )
         assert r.status_code == 403 and r.json()["code"] == "forbidden_role", r.text
+
+
+async def test_slow_blob_upload_blocks_no_other_write(owner):
+    """The checks run before the body streams on a read-only unit; the write unit (SQLite's one
+    writer) is taken only once the blob is stored, so other writes and an in-flight key answer at once."""
+    h, tok = owner
+    big = b"x" * (1536 * 1024) + b"tail"  # the first chunk covers the 1 MiB the idempotency fingerprint reads
+    dep = await deploy(h, tok, {"index.html": big}, upload=False)
+    url = f"{H}/site-deployments/{dep['id']}/files/{sha(big)}"
+    gate = asyncio.Event()
+
+    async def body(wait: bool = True):
+        yield big[: 1024 * 1024 + 1024]
+        if wait:
+            await gate.wait()
+        yield big[1024 * 1024 + 1024 :]
+
+    key = {"Idempotency-Key": "slow-blob"}
+    upload = asyncio.create_task(h.client.put(url, content=body(), headers={**h.auth(tok), **key}))
+    try:
+        await _while_upload_stalls(h, tok, url, key, upload, body)
+    finally:
+        gate.set()  # a failure above must not leave the upload (and the fixture's teardown) waiting
+    done = await asyncio.wait_for(upload, timeout=10)
+    assert done.status_code == 200 and done.json()["status"] == "deployed", done.text
+
+
+async def _while_upload_stalls(h: Any, tok: str, url: str, key: dict[str, str], upload: Any, body: Any) -> None:
+    await asyncio.sleep(0.1)
+    r = await asyncio.wait_for(h.client.post(f"{H}/links", json={"slug": "meanwhile",
+                                                                  "destination": "https://a.example/"},
+                                             headers=h.auth(tok)), timeout=5)
+    assert r.status_code == 201, r.text
+    again = await asyncio.wait_for(h.client.put(url, content=body(wait=False), headers={**h.auth(tok), **key}),
+                                   timeout=5)
+    assert again.status_code == 409 and again.json()["code"] == "idempotency_in_progress", again.text
+    assert not upload.done()
+
+
+async def test_manifest_size_contradicting_the_blob_fails_the_deployment(owner):
+    h, tok = owner
+    r = await h.client.post(f"{H}/site-deployments", headers=h.auth(tok), json={"manifest": {
+        "index.html": {"sha256": sha(HOME), "size": len(HOME) + 1}}})
+    dep = r.json()
+    u = await h.client.put(f"{H}/site-deployments/{dep['id']}/files/{sha(HOME)}", content=HOME, headers=h.auth(tok))
+    assert u.status_code == 200 and u.json()["status"] == "failed", u.text
+    got = (await h.client.get(f"{H}/site-deployments/{dep['id']}", headers=h.auth(tok))).json()
+    assert got["status"] == "failed"
+    assert got["reason"] == f"size_mismatch: index.html declares {len(HOME) + 1} bytes, its blob has {len(HOME)}"
+    p = await h.client.get(f"{H}/site-deployments/{dep['id']}/preview", headers=h.auth(tok))
+    assert p.status_code == 409 and p.json()["code"] == "artifact_missing" and p.json()["missing"] == []
+    assert (await promote(h, tok, dep["id"], None)).json()["code"] == "invalid_transition"
+    # the blob is stored: a corrected manifest (or one leaving the size out) needs no upload
+    for size in (len(HOME), 0):
+        ok = await h.client.post(f"{H}/site-deployments", headers=h.auth(tok), json={"manifest": {
+            "index.html": {"sha256": sha(HOME), "size": size}}})
+        assert ok.json()["status"] == "deployed" and ok.json()["required"] == [], ok.text

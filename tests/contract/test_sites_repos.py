@@ -48,6 +48,9 @@ async def test_create_upload_completes_and_serves(uow_factory, object_store):
             got = await svc.upload_blob(uow, access(), dep.id, sha(data), chunks(data))
             await uow.commit()
     assert got.status is DeploymentStatus.DEPLOYED and not got.missing
+    async with uow_factory(write=False) as uow:
+        assert await uow.sites.blob_sizes("acme", [sha(b"a"), sha(b"b"), "f" * 64]) == {sha(b"a"): 1, sha(b"b"): 1}
+        assert await uow.sites.blob_sizes("other", [sha(b"a")]) == {}
     # second deployment with the same blobs needs nothing
     async with uow_factory() as uow:
         dep2, required2 = await svc.create_deployment(

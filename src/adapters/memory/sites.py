@@ -90,6 +90,10 @@ class MemorySites:
         blobs = self.s.table("site_blobs")
         return {d for d in digests if (handle, d) in blobs}
 
+    async def blob_sizes(self, handle: str, digests: Iterable[str]) -> dict[str, int]:
+        blobs = self.s.table("site_blobs")
+        return {d: int(blobs[(handle, d)]) for d in set(digests) if (handle, d) in blobs}
+
     async def add_blob(self, handle: str, sha256: str, size: int) -> None:
         self.s.table("site_blobs")[(handle, sha256)] = size
 

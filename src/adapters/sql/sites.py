@@ -288,6 +288,16 @@ class SqlSites(SqlRepository):
             out.update(r[0] for r in (await self.execute(q)).all())
         return out
 
+    async def blob_sizes(self, handle: str, digests: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(digests))
+        out: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            q = sa.select(site_blobs.c.sha256, site_blobs.c.size).where(
+                site_blobs.c.handle == handle, site_blobs.c.sha256.in_(wanted[i : i + 500])
+            )
+            out.update((r[0], int(r[1])) for r in (await self.execute(q)).all())
+        return out
+
     async def add_blob(self, handle: str, sha256: str, size: int) -> None:
         values = dict(handle=handle, sha256=sha256, size=size)
         if self.dialect in ("sqlite", "postgresql"):  # one statement instead of a savepoint dance

@@ -57,6 +57,9 @@ class RequestLogBuffer:
         await self.flush()
 
     async def flush(self) -> None:
+        task = self._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()  # everything pending is written below; a sleeping flush must not outlive the loop
         while self.pending:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch:]
             try:

@@ -145,6 +145,11 @@ class SitesCore(ServingMixin):
         """pending -> deploying -> deployed (or failed), once no blob is missing."""
         dep = transition(dep, _S.DEPLOYING)
         await uow.sites.update_deployment(dep)
+        mismatch = await self._size_mismatch(uow, dep)
+        if mismatch is not None:
+            dep = transition(dep, _S.FAILED, failed_reason=mismatch)
+            await uow.sites.update_deployment(dep)
+            return dep
         for b in await uow.sites.bindings_for(dep.id):
             if self.functions.get(b.function) is None:
                 dep = transition(dep, _S.FAILED, failed_reason=f"unknown_function: {b.function} on {b.route}")
@@ -153,6 +158,21 @@ class SitesCore(ServingMixin):
         dep = transition(dep, _S.DEPLOYED, deployed_at=self.clock.now())
         await uow.sites.update_deployment(dep)
         return dep
+
+    async def _size_mismatch(self, uow: SitesUoW, dep: Deployment) -> str | None:
+        """A manifest size that contradicts its stored blob (the digest matched, the size is wrong):
+        the reason the deployment fails, or None. A declared size of 0 means "not given"."""
+        declared = {p: e for p, e in dep.manifest.items() if e.size}
+        if not declared:
+            return None
+        sizes = await uow.sites.blob_sizes(dep.handle, {e.sha256 for e in declared.values()})
+        bad = [(p, e.size, sizes[e.sha256]) for p, e in sorted(declared.items())
+               if e.sha256 in sizes and sizes[e.sha256] != e.size]
+        if not bad:
+            return None
+        path, said, has = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        return f"size_mismatch: {path} declares {said} bytes, its blob has {has}{more}"
 
     async def _add_bindings(
         self, uow: SitesUoW, handle: str, dep_id: str, specs: Sequence[BindingSpec]

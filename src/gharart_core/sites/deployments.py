@@ -122,6 +122,27 @@ class DeploymentsMixin(SitesCore):
         res = await self.receive_blob(uow, access, deployment_id, sha256, chunks)
         return await self._get(uow, access.handle, res.deployment_id)
 
+    async def check_blob(self, uow: SitesUoW, access: HandleAccess, deployment_id: str, sha256: str) -> str:
+        """The checks before a blob's body is read: the deployment exists and names the digest.
+        Answers the normalised digest. Run it on a read-only unit so nothing is locked while the
+        body streams (the HTTP route does; :meth:`receive_blob` runs it itself otherwise)."""
+        authorize(access, Action.SITES_WRITE)
+        sha = sha256.lower() if isinstance(sha256, str) else ""
+        if is_sha256(sha) and deployment_id in dict(await uow.sites.waiting_for(access.handle, sha)):
+            return sha
+        dep = await self._get(uow, access.handle, deployment_id)
+        if not is_sha256(sha):
+            raise ValidationFailed(
+                detail="The digest must be 64 hex characters.",
+                errors=[FieldError("sha256", "invalid_digest", "64 hex characters")],
+            )
+        if sha not in {e.sha256 for e in dep.manifest.values()}:
+            raise ValidationFailed(
+                detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
+                errors=[FieldError("sha256", "not_in_manifest", "upload only digests the manifest names")],
+            )
+        return sha
+
     async def receive_blob(
         self,
         uow: SitesUoW,
@@ -129,28 +150,19 @@ class DeploymentsMixin(SitesCore):
         deployment_id: str,
         sha256: str,
         chunks: AsyncIterator[bytes],
+        *,
+        checked: bool = False,
     ) -> BlobUpload:
         """Store one blob (digest verified while streaming) and complete every pending deployment
         of the handle that was waiting for it. Costs one small read per waiting deployment: the
-        manifest is only loaded to explain a refusal or to finish a deployment."""
+        manifest is only loaded to explain a refusal or to finish a deployment. ``checked``: the
+        caller ran :meth:`check_blob` already; ``uow`` is first used once the blob is stored."""
         authorize(access, Action.SITES_WRITE)
-        sha = sha256.lower() if isinstance(sha256, str) else ""
-        waiting = dict(await uow.sites.waiting_for(access.handle, sha)) if is_sha256(sha) else {}
-        if deployment_id not in waiting:
-            dep = await self._get(uow, access.handle, deployment_id)
-            if not is_sha256(sha):
-                raise ValidationFailed(
-                    detail="The digest must be 64 hex characters.",
-                    errors=[FieldError("sha256", "invalid_digest", "64 hex characters")],
-                )
-            if sha not in {e.sha256 for e in dep.manifest.values()}:
-                raise ValidationFailed(
-                    detail=f"`{sha}` is not in deployment `{dep.id}`'s manifest.",
-                    errors=[FieldError("sha256", "not_in_manifest", "upload only digests the manifest names")],
-                )
+        sha = sha256.lower() if checked else await self.check_blob(uow, access, deployment_id, sha256)
         info = await self.store.put_stream(
             blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
         )
+        waiting = dict(await uow.sites.waiting_for(access.handle, sha))
         # add_blob is idempotent; a digest some deployment still waits for is not stored yet
         if waiting or not await uow.sites.stored_blobs(access.handle, [sha]):
             await uow.sites.add_blob(access.handle, sha, info.size)

@@ -154,8 +154,12 @@ async def upload_blob(handle: str, deployment_id: str, sha256: str, ctx: Request
     declared = ctx.request.headers.get("content-length")
     if declared and declared.isascii() and declared.isdigit() and int(declared) > svc.limits.max_blob_bytes:
         raise too_large
+    # The checks run on a read-only unit: the write unit (on SQLite, the one writer's lock) is only
+    # taken once the body has streamed into the object store, so a slow upload blocks no other write.
+    async with ctx.rt.uow_factory(write=False) as check:
+        sha = await svc.check_blob(check, access, deployment_id, sha256)
     try:
-        res = await svc.receive_blob(ctx.uow, access, deployment_id, sha256, ctx.request.stream())
+        res = await svc.receive_blob(ctx.uow, access, deployment_id, sha, ctx.request.stream(), checked=True)
     except TooLarge as exc:  # a chunked body found too large while streaming: same answer (A.1)
         raise too_large from exc
     # a small answer on purpose: a 2,000-file deploy makes 2,000 of these
