@@ -11,7 +11,7 @@ area (create -> get -> update with ``expectedVersion`` -> history -> rollback) r
 state machine over the same socket.
 
 ``SCHEMATHESIS_LIVE_EXAMPLES`` (default 3) bounds the examples per operation and mode;
-``SCHEMATHESIS_LIVE_STEPS`` (default 25) the state machine's scenarios.
+``SCHEMATHESIS_LIVE_STEPS`` (default 25) the state machine's scenarios per suite.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class Live:
         self.session = requests.Session()
         self.requests = 0
         self.flaky_suites = 0
+        self.suites = 0
 
     async def _seed(self) -> Seed:
         h = LiveHarness(self.server)
@@ -98,7 +99,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         if stats:  # requests sent, for docs/reliability.md
             with open(stats, "a") as fh:
                 fh.write(f"live operations={len(env.operations)} requests={env.requests} "
-                         f"state-machine suites cut short by replay drift={env.flaky_suites}\n")
+                         f"state-machine suites={env.suites} (cut short by replay drift: {env.flaky_suites})\n")
         env.close()
         log = env.server.log()
         assert "Traceback" not in log, log[-3000:]
@@ -194,6 +195,7 @@ def test_link_lifecycle_state_machine(live: Live) -> None:
     # meet other answers and stop choosing the same rules (FlakyStrategyDefinition). That is no finding;
     # the next suite starts from a new seed. A failed check (even one that did not reproduce) is raised.
     for suite in range(SUITES):
+        live.suites += 1
         try:
             hypothesis.seed(suite)(LinkLifecycle).run(settings=settings(
                 max_examples=SCENARIOS, stateful_step_count=8, deadline=None, database=None,
