@@ -142,3 +142,28 @@ MALFORMED_MULTIPART: list[tuple[str, bytes]] = [
 # -- malformed CSV ------------------------------------------------------------------------------------
 MALFORMED_CSV = [b"", b"\xff\xfe\x00s\x00l", b"slug\npromo2\n", b"destination,slug\n\"unterminated,x\n",
                  b"slug,destination\n" + b"a" * 200_000 + b",https://example.com/\n", b"\x00\x00\x00"]
+
+# -- slow bodies (slowloris) --------------------------------------------------------------------------
+# (name, method, path under /v2/handles/{handle}, content type, body). A test sends the first half,
+# pauses longer than GHARART_BODY_TIMEOUT_S, then (if the connection is still there) the rest: the
+# answer is 408 `request_timeout` with `Connection: close` and nothing is created.
+SLOW_BOUNDARY = "slowbody"
+SLOW_MULTIPART = (f"--{SLOW_BOUNDARY}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\nlink\r\n"
+                  f"--{SLOW_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.txt\"\r\n"
+                  "Content-Type: text/plain\r\n\r\n").encode() + b"slow " * 2000 + f"\r\n--{SLOW_BOUNDARY}--\r\n".encode()
+SLOW_BODIES: list[tuple[str, str, str, str, bytes]] = [
+    ("json-link", "POST", "/links", "application/json",
+     b'{"slug":"slowpoke","destination":"https://example.com/slow"}'),
+    ("multipart-file", "POST", "/files", f"multipart/form-data; boundary={SLOW_BOUNDARY}", SLOW_MULTIPART),
+    ("csv-import", "POST", "/links/bulk-import?mode=partial", "text/csv",
+     b"slug,destination\nslow-a,https://example.com/a\nslow-b,https://example.com/b\n"),
+    ("site-deployment", "POST", "/site-deployments", "application/json",
+     b'{"manifest":{"index.html":{"sha256":"' + b"a" * 64 + b'","size":5}},"message":"slow"}'),
+    ("doc-page", "PUT", "/internal-docs/pages/slow/page.md", "application/json",
+     b'{"content":"# slow","contentType":"text/markdown"}'),
+]
+
+
+def halves(body: bytes) -> tuple[bytes, bytes]:
+    """The part sent before the stall and the part after it."""
+    return body[: len(body) // 2], body[len(body) // 2:]

@@ -54,6 +54,16 @@ def _bool(v: str) -> bool:
     return v.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(name: str, v: str, *, allow_zero: bool) -> float:
+    try:
+        seconds = float(v)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {v!r}") from None
+    if not (0 <= seconds < 86_400 and (seconds > 0 or allow_zero)):  # also refuses nan and inf
+        raise ValueError(f"{name} must be between 0 and 86400 seconds, got {v!r}")
+    return seconds
+
+
 def _csv(v: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in v.split(",") if x.strip())
 
@@ -86,6 +96,8 @@ class Settings:
     country_header: str | None = None
     trusted_proxies: tuple[str, ...] = ()
     health_timeout_s: float = 5.0
+    body_timeout_s: float = 30.0  # longest wait for the next request-body chunk; 0 turns the bound off
+    header_timeout_s: float = 30.0  # `gharart serve`: longest wait for a request's headers (and between requests)
     import_sync_rows: int = 200_000
     replay_max_age_s: int = 86_400
     smtp_url: str | None = None
@@ -157,6 +169,9 @@ class Settings:
                 kw[key] = int(v)
         if (v := g("HEALTH_TIMEOUT_S")):
             kw["health_timeout_s"] = float(v)
+        for name, key in (("BODY_TIMEOUT_S", "body_timeout_s"), ("HEADER_TIMEOUT_S", "header_timeout_s")):
+            if (v := g(name)):
+                kw[key] = _seconds(f"GHARART_{name}", v, allow_zero=key == "body_timeout_s")
         if (v := g("RATE_LIMITS")):
             limits = parse_rate_limits(DEFAULT_RATE_LIMITS)
             limits.update(parse_rate_limits(v))

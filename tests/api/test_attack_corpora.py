@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -13,11 +14,13 @@ import pytest_asyncio
 
 from adapters.http.fetcher import HttpxFetcher
 from entrypoints.harness import Harness, make_harness
+from entrypoints.http.fastpath_links import clicks_for
 from tests import corpora
 from tests.seed import Seed, seed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+SLOW_S = 0.25  # GHARART_BODY_TIMEOUT_S of these harnesses
 # Tables that legitimately change on any request (logs, buckets, last-used stamps).
 _NOISE = ("request_log", "throttle", "idempot", "tokens", "rate")
 
@@ -43,6 +46,8 @@ class W:
 
     async def unchanged(self, method: str, url: str, *, allowed: tuple[int, ...] | None = None,
                         **kw: Any) -> Any:
+        # clicks of earlier redirects are written by a 1 s timer: flush them now, not mid-request
+        await clicks_for(self.h.app.runtime).flush()
         before = fingerprint(self.h)
         headers = {**self.auth, **kw.pop("headers", {})}
         r = await self.h.client.request(method, url, headers=headers, **kw)
@@ -61,7 +66,7 @@ class W:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def w() -> AsyncIterator[W]:
-    async with make_harness(max_json_bytes=64 * 1024) as h:
+    async with make_harness(max_json_bytes=64 * 1024, body_timeout_s=SLOW_S) as h:
         s = await seed(h)
         yield W(h, s)
 
@@ -254,6 +259,68 @@ async def test_wrong_media_type(w: W) -> None:
 async def test_huge_header(w: W) -> None:
     r = await w.h.client.get(f"{w.base}/links", headers={**w.auth, "X-Filler": "x" * 60_000})
     assert r.status_code < 500
+
+
+# -- slow bodies (slowloris) ------------------------------------------------------------------------------
+def _stalling(body: bytes, pause: float) -> AsyncIterator[bytes]:
+    """The body's first half, then receive() stalls for ``pause`` seconds, then the rest."""
+    head, tail = corpora.halves(body)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield head
+        await asyncio.sleep(pause)
+        yield tail
+
+    return chunks()
+
+
+def _trickle(body: bytes, pieces: int, gap: float) -> AsyncIterator[bytes]:
+    """The body in ``pieces`` chunks, ``gap`` seconds apart: slow but never idle for long."""
+    step = -(-len(body) // pieces)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(body), step):
+            if i:
+                await asyncio.sleep(gap)
+            yield body[i:i + step]
+
+    return chunks()
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "idempotency-key"])
+@pytest.mark.parametrize("name,method,path,ctype,body", corpora.SLOW_BODIES, ids=[c[0] for c in corpora.SLOW_BODIES])
+async def test_slow_bodies_time_out(w: W, name: str, method: str, path: str, ctype: str, body: bytes,
+                                    keyed: bool) -> None:
+    headers = {"content-type": ctype}
+    if keyed:  # the key is taken after the first chunk arrives: buffering for the fingerprint also stalls
+        headers["Idempotency-Key"] = f"slow-{name}"
+    else:
+        headers["content-length"] = str(len(body))
+    r = await w.unchanged(method, f"{w.base}{path}", content=_stalling(body, SLOW_S * 4), headers=headers,
+                          allowed=(408,))
+    assert r.json()["code"] == "request_timeout"
+    assert r.headers["connection"] == "close"
+
+
+async def test_slow_body_releases_the_key_and_a_steady_trickle_goes_through() -> None:
+    async with make_harness(body_timeout_s=SLOW_S) as h:
+        s = await seed(h)
+        base = f"/v2/handles/{s.handle}"
+        for name, method, path, ctype, body in corpora.SLOW_BODIES:
+            hdrs = {**h.auth(s.owner), "content-type": ctype, "Idempotency-Key": f"retry-{name}"}
+            r = await h.client.request(method, base + path, content=_stalling(body, SLOW_S * 4), headers=hdrs)
+            assert r.status_code == 408, (name, r.status_code, r.text[:200])
+            r = await h.client.request(method, base + path, content=body, headers=hdrs)  # the key was released
+            assert r.status_code in (200, 201), (name, r.status_code, r.text[:200])
+            again = await h.client.request(method, base + path, content=body, headers=hdrs)
+            assert again.status_code == r.status_code and again.headers.get("idempotent-replayed") == "true"
+        # 8 chunks, each SLOW_S / 2.5 after the last: twice the limit in total, never idle that long
+        body = corpora.SLOW_MULTIPART.replace(b"slow.txt", b"steady.txt")
+        r = await h.client.post(f"{base}/files", content=_trickle(body, 8, SLOW_S / 2.5),
+                                headers={**h.auth(s.owner), "content-length": str(len(body)),
+                                         "content-type": f"multipart/form-data; boundary={corpora.SLOW_BOUNDARY}"})
+        assert r.status_code == 201, r.text
+        assert r.json()["size"] == len(b"slow " * 2000)
 
 
 # -- the same numbers against SQLite (64-bit integer columns) ----------------------------------------------

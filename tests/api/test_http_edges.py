@@ -1,10 +1,15 @@
-"""HTTP edges found while hardening: HEAD on GET-only routes, one charset per Content-Type."""
+"""HTTP edges found while hardening: HEAD on GET-only routes, one charset per Content-Type, the
+slow-client settings."""
 
 from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from entrypoints.harness import Harness
+from entrypoints.http.problems import TITLES
+from entrypoints.settings import Settings
 
 
 async def test_head_answers_like_get_without_a_body(harness: Harness) -> None:
@@ -39,3 +44,16 @@ async def test_text_media_types_carry_one_charset(harness: Harness) -> None:
         r = await h.client.get(url, headers=a)
         assert r.status_code == 200
         assert r.headers["content-type"].lower().count("charset") == 1, r.headers["content-type"]
+
+
+def test_slow_client_settings() -> None:
+    s = Settings.from_env({"GHARART_BODY_TIMEOUT_S": "2.5", "GHARART_HEADER_TIMEOUT_S": "10"})
+    assert (s.body_timeout_s, s.header_timeout_s) == (2.5, 10.0)
+    assert Settings.from_env({}).body_timeout_s == 30.0 and Settings.from_env({}).header_timeout_s == 30.0
+    assert Settings.from_env({"GHARART_BODY_TIMEOUT_S": "0"}).body_timeout_s == 0.0  # off
+    for name, value in (("GHARART_BODY_TIMEOUT_S", "soon"), ("GHARART_BODY_TIMEOUT_S", "-1"),
+                        ("GHARART_BODY_TIMEOUT_S", "nan"), ("GHARART_BODY_TIMEOUT_S", "inf"),
+                        ("GHARART_HEADER_TIMEOUT_S", "0")):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({name: value})
+    assert TITLES[408] == "Request Timeout"

@@ -59,9 +59,15 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
     run(_first_run_hint(container, host, port))
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
+    # Slow headers are the server's to bound: granian closes a connection whose request headers are not
+    # complete within this time, and an idle keep-alive connection after it (slow bodies are bounded by
+    # the app, GHARART_BODY_TIMEOUT_S).
+    header_ms = max(1, int(container.settings().header_timeout_s * 1000))
     Granian("entrypoints.http.asgi:create", factory=True, interface=Interfaces.ASGI, address=host, port=port,
-            workers=workers, log_access=False).serve()
+            workers=workers, log_access=False,
+            http1_settings=HTTP1Settings(header_read_timeout=header_ms, keep_alive=True)).serve()
 
 
 async def _first_run_hint(container: Any, host: str, port: int) -> None:

@@ -40,17 +40,17 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
 
 TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    406: "Not Acceptable", 409: "Conflict", 410: "Gone", 412: "Precondition Failed", 413: "Content Too Large",
-    415: "Unsupported Media Type", 416: "Range Not Satisfiable", 422: "Unprocessable Content",
+    406: "Not Acceptable", 408: "Request Timeout", 409: "Conflict", 410: "Gone", 412: "Precondition Failed",
+    413: "Content Too Large", 415: "Unsupported Media Type", 416: "Range Not Satisfiable", 422: "Unprocessable Content",
     428: "Precondition Required", 429: "Too Many Requests", 500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
 CODES_BY_STATUS = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
-    416: "range_not_satisfiable", 422: "validation_failed", 429: "rate_limited", 500: "internal_error",
-    503: "unavailable",
+    406: "not_acceptable", 408: "request_timeout", 409: "conflict", 413: "body_too_large",
+    415: "unsupported_media_type", 416: "range_not_satisfiable", 422: "validation_failed", 429: "rate_limited",
+    500: "internal_error", 503: "unavailable",
 }
 
 
