@@ -632,7 +632,7 @@ async def test_route_cells(world: World, extra: Extra, key: str) -> None:
     assert not failures, f"{key}:\n  " + "\n  ".join(failures)
 
 
-def test_every_route_has_a_row() -> None:
+async def test_every_route_has_a_row() -> None:
     """Every route of the route table has a row, and every row a route. The dashboard's server-rendered
     pages are left out: their sign-in, roles and handle checks are covered by tests/api/test_dashboard_pages.py."""
     rows = set(ROUTES) | {_route_key(k) for k in CASES}
