@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 
+from entrypoints.harness import ALL_SCOPES, ApiSeeding
 from gharart_core.identity.model import SCOPES
 
 __all__ = ["LiveHarness", "LiveServer", "free_port"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
-ALL_SCOPES = tuple(s for s in SCOPES if s != "operator")
 # Generous buckets and quotas: the tests measure behaviour, not the throttles.
 NO_THROTTLES = {
     "GHARART_RATE_LIMITS": "api=100000/s:100000,magic_link=100000/m:100000,magic_link_email=100000/m:100000,"
@@ -90,16 +90,12 @@ class LiveServer:
                 self.proc.wait(timeout=10)
 
 
-class LiveHarness:
+class LiveHarness(ApiSeeding):
     """The part of ``entrypoints.harness.Harness`` that ``tests.seed.seed`` uses, over real HTTP."""
 
     def __init__(self, server: LiveServer) -> None:
         self.server = server
         self.client = httpx.AsyncClient(base_url=server.base, timeout=30)
-
-    @staticmethod
-    def auth(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
 
     def jwt(self, email: str, scopes: tuple[str, ...] = tuple(SCOPES)) -> str:
         import jwt
@@ -117,23 +113,6 @@ class LiveHarness:
         if r.status_code != 201:
             raise RuntimeError(f"could not mint a PAT for {email}: {r.status_code} {r.text}")
         return str(r.json()["token"])
-
-    async def create_owner(self, handle: str, email: str | None = None,
-                           scopes: tuple[str, ...] = ALL_SCOPES) -> str:
-        email = email or f"owner@{handle}.example.com"
-        token = await self.create_user_token(email, scopes)
-        r = await self.client.post("/v2/handles", json={"handle": handle}, headers=self.auth(token))
-        if r.status_code != 201:
-            raise RuntimeError(f"could not create handle {handle}: {r.status_code} {r.text}")
-        return token
-
-    async def add_member(self, handle: str, owner_token: str, email: str, role: str,
-                         scopes: tuple[str, ...] = ALL_SCOPES) -> str:
-        r = await self.client.post(f"/v2/handles/{handle}/members", json={"email": email, "role": role},
-                                   headers=self.auth(owner_token))
-        if r.status_code != 201:
-            raise RuntimeError(f"could not add member: {r.status_code} {r.text}")
-        return await self.create_user_token(email, scopes)
 
     async def drain(self) -> None:
         """Nothing to wait for: the server runs its own background work."""

@@ -30,7 +30,7 @@ from .containers import build_container, build_memory_container
 from .http.app import GharartApp, create_app
 from .settings import Settings
 
-__all__ = ["ALL_SCOPES", "Harness", "make_harness"]
+__all__ = ["ALL_SCOPES", "ApiSeeding", "Harness", "make_harness"]
 
 ALL_SCOPES = tuple(s for s in SCOPES if s != "operator")
 
@@ -71,7 +71,41 @@ class _Lifespan:
             await self.task
 
 
-class Harness:
+class ApiSeeding:
+    """Seeding through the API, shared by :class:`Harness` and a harness over a real server: a
+    subclass gives ``client`` (an ``httpx.AsyncClient``) and ``create_user_token``."""
+
+    client: httpx.AsyncClient
+
+    @staticmethod
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def create_user_token(self, email: str, scopes: tuple[str, ...] = ALL_SCOPES, *,
+                                handle: str | None = None, operator: bool = False) -> str:
+        raise NotImplementedError
+
+    async def create_owner(self, handle: str, email: str | None = None,
+                           scopes: tuple[str, ...] = ALL_SCOPES) -> str:
+        """A handle with an owner; returns the owner's PAT."""
+        email = email or f"owner@{handle}.example.com"
+        token = await self.create_user_token(email, scopes)
+        r = await self.client.post("/v2/handles", json={"handle": handle}, headers=self.auth(token))
+        if r.status_code != 201:
+            raise RuntimeError(f"could not create handle {handle}: {r.status_code} {r.text}")
+        return token
+
+    async def add_member(self, handle: str, owner_token: str, email: str, role: str,
+                         scopes: tuple[str, ...] = ALL_SCOPES) -> str:
+        """Add ``email`` to ``handle`` with ``role``; returns that member's PAT."""
+        r = await self.client.post(f"/v2/handles/{handle}/members", json={"email": email, "role": role},
+                                   headers=self.auth(owner_token))
+        if r.status_code != 201:
+            raise RuntimeError(f"could not add member: {r.status_code} {r.text}")
+        return await self.create_user_token(email, scopes)
+
+
+class Harness(ApiSeeding):
     def __init__(self, app: GharartApp, clock: FakeClock) -> None:
         self.app = app
         self.container = app.container
@@ -116,10 +150,6 @@ class Harness:
             await asyncio.wait(pending, timeout=30)
         await self.app.runtime.request_log.flush()
 
-    @staticmethod
-    def auth(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
     async def create_user_token(self, email: str, scopes: tuple[str, ...] = ALL_SCOPES, *,
                                 handle: str | None = None, operator: bool = False) -> str:
         """A user with a PAT carrying ``scopes`` (no identity provider needed)."""
@@ -132,26 +162,7 @@ class Harness:
             issued = await identity.create_token(uow, principal, name="harness", scopes=list(scopes),
                                                  handle=handle, expires_at=None)
             await uow.commit()
-        return issued.secret
-
-    async def create_owner(self, handle: str, email: str | None = None,
-                           scopes: tuple[str, ...] = ALL_SCOPES) -> str:
-        """A handle with an owner; returns the owner's PAT."""
-        email = email or f"owner@{handle}.example.com"
-        token = await self.create_user_token(email, scopes)
-        r = await self.client.post("/v2/handles", json={"handle": handle}, headers=self.auth(token))
-        if r.status_code != 201:
-            raise RuntimeError(f"could not create handle {handle}: {r.status_code} {r.text}")
-        return token
-
-    async def add_member(self, handle: str, owner_token: str, email: str, role: str,
-                         scopes: tuple[str, ...] = ALL_SCOPES) -> str:
-        """Add ``email`` to ``handle`` with ``role``; returns that member's PAT."""
-        r = await self.client.post(f"/v2/handles/{handle}/members", json={"email": email, "role": role},
-                                   headers=self.auth(owner_token))
-        if r.status_code != 201:
-            raise RuntimeError(f"could not add member: {r.status_code} {r.text}")
-        return await self.create_user_token(email, scopes)
+        return str(issued.secret)
 
 
 def make_harness(*, database_url: str | None = None, data_dir: Path | None = None,
