@@ -237,12 +237,18 @@ def _csrf_refused(d: Dash) -> Response[Any]:
     return d._finish(Response(body, status_code=403, media_type="text/html; charset=utf-8"))
 
 
-async def _guard(request: Request[Any, Any, Any]) -> tuple[Dash, dict[str, Any], Response[Any] | None]:
-    """A POST's common checks: a session and a valid CSRF token."""
+async def _csrf_form(request: Request[Any, Any, Any]) -> tuple[Dash, dict[str, Any], Response[Any] | None]:
+    """A POST's form with its CSRF token checked (the sign-in forms need no session)."""
     d = Dash(request)
     form = await _form(request)
-    if not d.check_csrf(form):
-        return d, form, _csrf_refused(d)
+    return d, form, None if d.check_csrf(form) else _csrf_refused(d)
+
+
+async def _guard(request: Request[Any, Any, Any]) -> tuple[Dash, dict[str, Any], Response[Any] | None]:
+    """A POST's common checks: a session and a valid CSRF token."""
+    d, form, refused = await _csrf_form(request)
+    if refused:
+        return d, form, refused
     if not d.token:
         return d, form, d.redirect(f"{PREFIX}/login")
     return d, form, None

@@ -19,7 +19,7 @@ from gharart_core.shared.errors import DomainError, FieldError, RateLimited, Val
 
 from ..context import RequestContext, provide_ctx
 from ..problems import STATUS_BY_KIND
-from .common import PREFIX, Dash, _csrf_refused, _form, _s
+from .common import PREFIX, Dash, _csrf_form, _s
 
 __all__ = ["login_email", "login_link_page", "login_link_redeem"]
 
@@ -63,10 +63,9 @@ async def _refused(d: Dash, ctx: RequestContext, exc: DomainError, **context: An
 @post(f"{PREFIX}/login/email", include_in_schema=False, status_code=200)
 async def login_email(request: Request[Any, Any, Any]) -> Response[Any]:
     """Always the same answer for a well-formed address, whether or not it has an account."""
-    d = Dash(request)
-    form = await _form(request)
-    if not d.check_csrf(form):
-        return _csrf_refused(d)
+    d, form, refused = await _csrf_form(request)
+    if refused:
+        return refused
     ctx = provide_ctx(request)
     email = _s(form, "email")
     try:
@@ -97,10 +96,9 @@ async def login_link_page(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post(f"{PREFIX}/login/link", include_in_schema=False, status_code=200)
 async def login_link_redeem(request: Request[Any, Any, Any]) -> Response[Any]:
-    d = Dash(request)
-    form = await _form(request)
-    if not d.check_csrf(form):
-        return _csrf_refused(d)
+    d, form, refused = await _csrf_form(request)
+    if refused:
+        return refused
     ctx = provide_ctx(request)
     try:
         issued = await _service(ctx).redeem(ctx.uow, _s(form, "token"), request_id=ctx.request_id)

@@ -15,8 +15,7 @@ from .common import (
     STATIC_TYPES,
     TOKEN_COOKIE,
     Dash,
-    _csrf_refused,
-    _form,
+    _csrf_form,
     _h,
     _items,
     _s,
@@ -57,10 +56,9 @@ async def login_form(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post(f"{PREFIX}/login", include_in_schema=False, status_code=200)
 async def login(request: Request[Any, Any, Any]) -> Response[Any]:
-    d = Dash(request)
-    form = await _form(request)
-    if not d.check_csrf(form):
-        return _csrf_refused(d)
+    d, form, refused = await _csrf_form(request)
+    if refused:
+        return refused
     token = _s(form, "token")
     r = await d.call("GET", "/v2/handles", token=token, action=True) if token else None
     if r is None or not r.ok:
@@ -74,10 +72,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post(f"{PREFIX}/logout", include_in_schema=False, status_code=200)
 async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    d = Dash(request)
-    form = await _form(request)
-    if not d.check_csrf(form):
-        return _csrf_refused(d)
+    d, form, refused = await _csrf_form(request)
+    if refused:
+        return refused
     minted = request.cookies.get(MINTED_COOKIE) or ""
     if d.token and minted.startswith("pat_") and len(minted) <= 40:
         # a session PAT minted by an email sign-in dies with the session; a pasted PAT is the user's own
