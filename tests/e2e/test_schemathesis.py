@@ -25,12 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from tests.schemathesis_checks import case_strategy, check_response
 from tests.seed import Seed, seed
 
 from entrypoints.containers import build_memory_container
@@ -151,14 +146,8 @@ MODES = ["seeded", "seeded-negative", "generated-paths"]
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("key", sorted(OPERATIONS))
 def test_operation(env: _Env, key: str, mode: str) -> None:
-    op = OPERATIONS[key]
-    names = [p.name for p in op.path_parameters]
-    fixed = {n: v for n, v in env.seed.path_values().items() if n in names} if mode != "generated-paths" else None
-    gen = GenerationMode.NEGATIVE if mode == "seeded-negative" else GenerationMode.POSITIVE
-    try:
-        strategy = op.as_strategy(generation_mode=gen, path_parameters=fixed)
-    except Exception as exc:  # an operation with nothing to make negative
-        pytest.skip(f"no {gen.value} cases: {exc}")
+    values = env.seed.path_values() if mode != "generated-paths" else None
+    strategy, gen = case_strategy(OPERATIONS[key], values, mode)
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate],
@@ -171,10 +160,7 @@ def test_operation(env: _Env, key: str, mode: str) -> None:
             response = env.send(kwargs)
         except Exception as exc:  # the app raised through the transport: a 5xx in production
             raise AssertionError(f"{case.method} {case.formatted_path} raised {exc!r}") from exc
-        checks = [not_a_server_error]
-        if response.status_code < 500:
-            checks += [content_type_conformance, response_schema_conformance, status_code_conformance]
-        case.validate_response(response, checks=checks)
+        check_response(case, response)
 
     try:
         run()

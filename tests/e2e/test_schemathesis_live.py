@@ -32,13 +32,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from tests.live_server import NO_THROTTLES, LiveHarness, LiveServer
+from tests.schemathesis_checks import case_strategy, check_response
 from tests.seed import Seed, seed
 
 from entrypoints.containers import build_memory_container
@@ -114,24 +109,10 @@ def test_served_document_is_the_apps(live: Live) -> None:
 _UNSENDABLE = (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, UnicodeEncodeError)
 
 
-def _check(case: Any, response: Any) -> None:
-    checks = [not_a_server_error]
-    if response.status_code < 500:
-        checks += [content_type_conformance, response_schema_conformance, status_code_conformance]
-    case.validate_response(response, checks=checks)
-
-
 @pytest.mark.parametrize("mode", ["seeded", "seeded-negative"])
 @pytest.mark.parametrize("key", KEYS)
 def test_operation_over_http(live: Live, key: str, mode: str) -> None:
-    op = live.operations[key]
-    names = [p.name for p in op.path_parameters]
-    fixed = {n: v for n, v in live.seed.path_values().items() if n in names}
-    gen = GenerationMode.NEGATIVE if mode == "seeded-negative" else GenerationMode.POSITIVE
-    try:
-        strategy = op.as_strategy(generation_mode=gen, path_parameters=fixed)
-    except Exception as exc:  # an operation with nothing to make negative
-        pytest.skip(f"no {gen.value} cases: {exc}")
+    strategy, gen = case_strategy(live.operations[key], live.seed.path_values(), mode)
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
@@ -143,7 +124,7 @@ def test_operation_over_http(live: Live, key: str, mode: str) -> None:
         except _UNSENDABLE:
             return
         live.requests += 1
-        _check(case, response)
+        check_response(case, response)
 
     try:
         run()
@@ -198,7 +179,7 @@ def test_link_lifecycle_state_machine(live: Live) -> None:
                               **kwargs: Any) -> None:
             live.requests += 1
             seen.add((case.method, case.path, response.status_code))
-            _check(case, response)
+            check_response(case, response)
 
     # Like schemathesis' own engine: the server keeps its state, so a scenario Hypothesis replays can
     # meet other answers and stop choosing the same rules (FlakyStrategyDefinition). That is no finding;
