@@ -163,8 +163,10 @@ def make_handler(container: Any) -> Handler:
 
     async def handle(kind: str, run_id: str, attempts: int) -> None:
         if kind.startswith("site_intel."):
-            await _requeue_orphaned_intel_run(container, run_id)
-            await container.intel_service().run_job(run_id)
+            intel = container.intel_service()
+            if await intel.requeue_orphaned_run(run_id):
+                log.warning("run %s was left running by a dead worker; running it again", run_id)
+            await intel.run_job(run_id)
             return
         if kind == HEALTH_CHECK:
             links = container.links_service()
@@ -177,14 +179,3 @@ def make_handler(container: Any) -> Handler:
 
     return handle
 
-
-async def _requeue_orphaned_intel_run(container: Any, run_id: str) -> None:
-    """A ``running`` run here was started by a worker that died (this job is its retry)."""
-    import attrs
-
-    async with container.uow_factory()(write=True) as uow:
-        run = await uow.intel.find_run(run_id)
-        if run is not None and run.status == "running":
-            await uow.intel.save_run(attrs.evolve(run, status="queued", started_at=None))
-            await uow.commit()
-            log.warning("run %s was left running by a dead worker; running it again", run_id)

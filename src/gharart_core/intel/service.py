@@ -215,6 +215,19 @@ class IntelService:
 
         uow.after_commit(submit)
 
+    async def requeue_orphaned_run(self, run_id: str) -> bool:
+        """Before a retried job runs: a ``running`` run was started by a worker that died (the queue
+        runs one job per run at a time). Put it back to ``queued``; a crawl or replay stores its result
+        in the transaction that completes the run, so nothing partial is left. Returns whether the
+        run was requeued."""
+        async with self.uow_factory(write=True) as uow:
+            run = await uow.intel.find_run(run_id)
+            if run is None or run.status != "running":
+                return False
+            await uow.intel.save_run(attrs.evolve(run, status="queued", started_at=None))
+            await uow.commit()
+        return True
+
     async def run_job(self, run_id: str) -> None:
         """Execute a queued run (crawl or replay). A run that is not ``queued`` is left alone, so a
         redelivered job is a no-op."""

@@ -157,8 +157,11 @@ class DeploymentsMixin(SitesCore):
         of the handle that was waiting for it. Costs one small read per waiting deployment: the
         manifest is only loaded to explain a refusal or to finish a deployment. ``checked``: the
         caller ran :meth:`check_blob` already; ``uow`` is first used once the blob is stored."""
-        authorize(access, Action.SITES_WRITE)
-        sha = sha256.lower() if checked else await self.check_blob(uow, access, deployment_id, sha256)
+        if checked:
+            authorize(access, Action.SITES_WRITE)
+            sha = sha256.lower()
+        else:
+            sha = await self.check_blob(uow, access, deployment_id, sha256)  # authorizes too
         info = await self.store.put_stream(
             blob_key(access.handle, sha), chunks, max_bytes=self.limits.max_blob_bytes, expected_sha256=sha
         )
